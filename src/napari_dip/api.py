@@ -1,0 +1,444 @@
+"""Public API: one function per task, each a thin layer over the shared fitting loop.
+
+Every function takes NumPy arrays (any numeric dtype; 2D grayscale, RGB(A) with channels last, a
+multichannel image with ``channel_axis``, and stacks with extra leading axes, restored plane by
+plane) and returns a :class:`Result` whose ``image`` is float32 in the input's intensity units.
+:func:`restore_iter` is the generator form the napari plugin drives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator as Gen
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .core.arrays import Layout, Normalizer, check_finite_array, resolve_output_dtype
+from .core.config import Config
+
+__all__ = ["Result", "deblur", "denoise", "fuse", "inpaint", "restore_iter", "super_resolve"]
+
+
+@dataclass
+class Result:
+    """Outcome of a restoration.
+
+    Attributes
+    ----------
+    image : ndarray
+        The restored image, float32 in the input's intensity units (or the dtype asked for), shaped
+        like the input (super-resolution: rows and columns times the factor).
+    task : str
+    config : Config
+        Every setting used; ``Config.from_dict(result.config.to_dict())`` repeats the run.
+    planes : list of FitResult
+        One fit per restored plane (histories, stop iterations, timings).
+    wall_time : float
+        Seconds for the whole call.
+    metrics : dict
+        ``psnr`` and ``ssim`` of ``image`` against ``reference`` when one was given.
+    """
+
+    image: np.ndarray
+    task: str
+    config: Config
+    planes: list = field(default_factory=list)
+    wall_time: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stopped_at(self) -> int | list[int]:
+        """Iteration whose output was returned (a list for stacks)."""
+        v = [p.stopped_at for p in self.planes]
+        return v[0] if len(v) == 1 else v
+
+    @property
+    def iterations_run(self) -> int | list[int]:
+        v = [p.iterations_run for p in self.planes]
+        return v[0] if len(v) == 1 else v
+
+    @property
+    def history(self) -> dict[str, list] | list[dict[str, list]]:
+        """Per-iteration ``iteration``, ``loss``, ``stop_metric`` (and ``psnr``, ``ssim``)."""
+        v = [p.history for p in self.planes]
+        return v[0] if len(v) == 1 else v
+
+    @property
+    def best_psnr(self) -> float | None:
+        """Best PSNR seen during the run (single plane, reference given), in normalised units."""
+        return self.planes[0].best_psnr if len(self.planes) == 1 else None
+
+    @property
+    def best_psnr_iteration(self) -> int | None:
+        return self.planes[0].best_psnr_iteration if len(self.planes) == 1 else None
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        its = sum(p.iterations_run for p in self.planes)
+        return sum(p.wall_time for p in self.planes) / max(its, 1)
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-ready summary: task, settings, stop iterations, timing, device and metrics."""
+        p0 = self.planes[0] if self.planes else None
+        return {
+            "task": self.task,
+            "settings": self.config.to_dict(),
+            "stopped_at": self.stopped_at,
+            "iterations_run": self.iterations_run,
+            "wall_time_s": round(self.wall_time, 3),
+            "seconds_per_iteration": round(self.seconds_per_iteration, 4),
+            "device": p0.device if p0 else None,
+            "precision": p0.precision if p0 else None,
+            "metrics": dict(self.metrics),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _config(task: str, preset: str | None, config: Config | None, settings: dict) -> Config:
+    if config is not None:
+        if not isinstance(config, Config):
+            raise TypeError("config must be a napari_dip.Config (see Config.preset).")
+        return config.replace(**{k: v for k, v in settings.items() if v is not None}) if settings \
+            else config
+    return Config.preset(preset or "fast", task, **settings)
+
+
+def _per_channel(layout: Layout) -> bool:
+    """Scale RGB jointly (keeps colour balance); scale other channels (fluorescence) separately."""
+    if layout.channel_axis is None:
+        return False
+    rgb = layout.channel_axis == len(layout.shape) - 1 and layout.shape[-1] in (3, 4)
+    return not rgb
+
+
+def _plane_layout(layout: Layout) -> Layout:
+    """Layout of one plane of ``layout`` (stack axes dropped), to shape previews like the input."""
+    keep = [a for a in range(len(layout.shape)) if a not in layout.stack_axes]
+    ch = None if layout.channel_axis is None else keep.index(layout.channel_axis)
+    return Layout(tuple(layout.shape[a] for a in keep), ch, layout.alpha)
+
+
+def _check_reference(reference, expected_shape: tuple[int, ...]) -> np.ndarray | None:
+    if reference is None:
+        return None
+    ref = check_finite_array(reference, "reference")
+    if ref.shape != tuple(expected_shape):
+        raise ValueError(f"reference has shape {ref.shape} but the result will have shape "
+                         f"{tuple(expected_shape)}; pass the ground truth of the same size.")
+    return ref
+
+
+def _mask_planes(mask, layout: Layout, name: str = "mask") -> np.ndarray:
+    """Known-pixel mask as (N or 1, C or 1, H, W) bool from a (H, W) or full-shape mask."""
+    m = np.asarray(mask)
+    if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
+        raise ValueError(f"{name} must be a boolean or numeric array; got dtype {m.dtype}.")
+    if m.shape == layout.plane_shape:
+        planes = (m != 0)[None, None]
+    elif m.shape == layout.shape:
+        planes, _ = layout.to_planes(m != 0)
+    else:
+        raise ValueError(f"{name} has shape {m.shape}, but the image has shape {layout.shape} "
+                         f"(planes of {layout.plane_shape[0]}×{layout.plane_shape[1]}); give a "
+                         "mask of the plane's shape or of the image's shape.")
+    known = planes.reshape(planes.shape[0], -1).any(axis=1)
+    if not known.all():
+        which = "" if planes.shape[0] == 1 else f" in plane {int(np.argmin(known))}"
+        raise ValueError(f"{name} marks no pixel as known{which}: nothing to fill the holes from. "
+                         "Mask convention: non-zero/True = known pixel, 0/False = pixel to fill.")
+    return planes
+
+
+# ----------------------------------------------------------------------------------------------
+# the generator every task goes through
+
+
+def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kernel: str = "lanczos2",
+                 psf=None, second=None, fusion: str = "gradient", fusion_weight: float = 0.5,
+                 gradient_weight: float = 1.0, channel_axis: int | None = None,
+                 rgb: bool | None = None, reference=None, output_dtype=None,
+                 preset: str | None = "fast", config: Config | None = None, warm_start: bool = False,
+                 **settings: Any) -> Gen[Any, None, Result]:
+    """Restore ``image`` for ``task``, yielding progress; returns a :class:`Result`.
+
+    Parameters are those of the task functions (:func:`denoise`, :func:`inpaint`,
+    :func:`super_resolve`, :func:`deblur`, :func:`fuse`; ``second`` is fusion's source b).
+    Yields :class:`napari_dip.core.fit.Progress` after each iteration; its ``preview`` (every
+    ``preview_every`` iterations) is one plane in the input's units and axis order. Closing the
+    generator stops the run within the current iteration. All checks run before any fitting.
+    """
+    import torch
+
+    from .core import operators as ops
+    from .core.fit import Problem, fit
+
+    t0 = time.perf_counter()
+    cfg = _config(task, preset, config, settings)
+    arr = check_finite_array(image, "image")
+    layout = Layout.infer(arr, channel_axis, rgb, "image")
+    planes, alpha = layout.to_planes(arr)
+    out_factor = 1
+    known = None
+    guide_planes = None
+    b_norm = b_planes = None
+
+    if task == "inpaint":
+        if mask is None:
+            raise ValueError("inpaint needs a mask (non-zero = known pixel, 0 = pixel to fill).")
+        known = _mask_planes(mask, layout)
+    elif task == "sr":
+        if factor is None:
+            raise ValueError("super-resolution needs a factor (2, 3, 4 or 8).")
+        op_template = ops.Downsample(factor, kernel)
+        op_template.image_hw(layout.plane_shape)  # checks the low-resolution size
+        out_factor = op_template.factor
+    elif task == "deblur":
+        if psf is None:
+            raise ValueError("deblur needs a PSF: a 2D array, or a Gaussian width in pixels.")
+        psf_arr = (ops.gaussian_psf(float(psf)) if np.isscalar(psf)
+                   else ops.check_psf(psf, layout.plane_shape))
+    elif task == "fuse":
+        if second is None:
+            raise ValueError("fuse needs two images: fuse(a, b).")
+        b = check_finite_array(second, "second image (b)")
+        if fusion not in ("gradient", "guided"):
+            raise ValueError(f"fusion must be 'gradient' or 'guided'; got {fusion!r}.")
+        if fusion == "gradient" and b.shape != arr.shape:
+            raise ValueError(f"Fusion sources differ in shape: a {arr.shape} vs b {b.shape}; "
+                             "register and resample them to the same grid first.")
+        b_layout = Layout.infer(b, channel_axis, rgb, "second image (b)")
+        if b_layout.plane_shape != layout.plane_shape or b_layout.n_planes != layout.n_planes:
+            raise ValueError(f"Fusion sources differ in shape: a {arr.shape} vs b {b.shape}.")
+        b_planes, _ = b_layout.to_planes(b)
+        b_norm = Normalizer.fit(b_planes, _per_channel(b_layout))
+    elif task != "denoise":
+        raise ValueError(f"Unknown task {task!r}; use denoise, inpaint, sr, deblur or fuse.")
+
+    norm = Normalizer.fit(planes, _per_channel(layout), zero_floor=cfg.loss == "poisson",
+                          where=known)
+    if task == "fuse" and fusion == "gradient":
+        guide_planes = None
+    elif task == "fuse":
+        guide_planes = b_norm.forward(b_planes)
+    out_shape = layout.output_shape(out_factor)
+    ref = _check_reference(reference, out_shape)
+    ref_planes = None
+    if ref is not None:
+        ref_layout = Layout(out_shape, layout.channel_axis, layout.alpha)
+        ref_planes = norm.forward(ref_layout.to_planes(ref)[0])
+
+    plane_layout = _plane_layout(layout)
+    out_planes = []
+    fits = []
+    state = None
+    n = layout.n_planes
+    for i in range(n):
+        y = torch.from_numpy(norm.forward(planes[i:i + 1]))
+        hw = layout.plane_shape
+        guide = None
+        if task == "denoise":
+            objective = ops.DataFidelity(ops.Identity(), y, cfg.loss)
+        elif task == "inpaint":
+            m = known[i if known.shape[0] > 1 else 0]
+            objective = ops.DataFidelity(ops.Mask(m), y * torch.from_numpy(m.astype(np.float32)),
+                                         cfg.loss)
+        elif task == "sr":
+            objective = ops.DataFidelity(ops.Downsample(factor, kernel), y, cfg.loss)
+            hw = (hw[0] * out_factor, hw[1] * out_factor)
+        elif task == "deblur":
+            objective = ops.DataFidelity(ops.Convolution(psf_arr), y, cfg.loss)
+        elif fusion == "gradient":
+            yb = torch.from_numpy(b_norm.forward(b_planes[i:i + 1]))
+            objective = ops.FusionObjective(y, yb, fusion_weight, gradient_weight)
+        else:
+            objective = ops.DataFidelity(ops.Identity(), y, cfg.loss)
+            guide = torch.from_numpy(guide_planes[i:i + 1])
+        problem = Problem(objective, y.shape[1], hw, guide,
+                          None if ref_planes is None else torch.from_numpy(ref_planes[i:i + 1]))
+        gen = fit(problem, cfg, plane=i, n_planes=n,
+                  init_state=state if warm_start else None)
+        try:
+            while True:
+                progress = next(gen)
+                if progress.preview is not None:
+                    prev = norm.inverse(progress.preview[None], None)
+                    a = None
+                    if alpha is not None:
+                        a = alpha[i:i + 1] if out_factor == 1 else \
+                            alpha[i:i + 1].repeat(out_factor, -2).repeat(out_factor, -1)
+                    pl = Layout(_shape_with_hw(plane_layout, prev.shape[-2:]),
+                                plane_layout.channel_axis, plane_layout.alpha)
+                    progress.preview = pl.from_planes(prev, a)
+                yield progress
+        except StopIteration as done:
+            result = done.value
+        finally:
+            gen.close()
+        state = result.state
+        fits.append(result)
+        out_planes.append(result.output)
+
+    out = norm.inverse(np.stack(out_planes), resolve_output_dtype(output_dtype, arr.dtype))
+    if alpha is not None and out_factor > 1:
+        alpha = alpha.repeat(out_factor, -2).repeat(out_factor, -1)
+    image_out = Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(out, alpha)
+    for f in fits:
+        f.state = None  # weights are large; keep only what the warm start needed
+    metrics = {}
+    if ref is not None:
+        from .core.metrics import psnr, ssim
+
+        dr = 255.0 if ref.dtype == np.uint8 else float(np.max(norm.hi - norm.lo))
+        metrics["psnr"] = psnr(ref, image_out.astype(np.float64), data_range=dr)
+        if layout.n_planes == 1:
+            metrics["ssim"] = ssim(ref, image_out.astype(np.float64), data_range=dr,
+                                   channel_axis=layout.channel_axis)
+    return Result(image_out, task, cfg, fits, time.perf_counter() - t0, metrics)
+
+
+def _shape_with_hw(layout: Layout, hw) -> tuple[int, ...]:
+    shape = list(layout.shape)
+    y, x = layout.spatial_axes
+    shape[y], shape[x] = int(hw[0]), int(hw[1])
+    return tuple(shape)
+
+
+def _run(gen: Gen[Any, None, Result]) -> Result:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value
+
+
+# ----------------------------------------------------------------------------------------------
+# task functions
+
+_SETTINGS_DOC = """
+    preset : {'fast', 'paper'}
+        Named settings (see :class:`napari_dip.Config`); ``fast`` is the default.
+    iterations, device, seed, precision, lr, ... : optional
+        Any :class:`napari_dip.Config` field overrides the preset.
+    config : Config, optional
+        A complete settings object (overrides ``preset``).
+    reference : array, optional
+        Ground truth shaped like the result: PSNR/SSIM are recorded every iteration and for the
+        result (``Result.metrics``). It never influences which output is returned.
+    channel_axis : int, optional
+        Axis of a multichannel image; 3D arrays with a last axis of 3 or 4 are read as RGB(A).
+    output_dtype : {None, 'float32', 'input'} or dtype
+        float32 by default; ``'input'`` rounds and clips to the input's dtype.
+"""
+
+
+def denoise(image, *, preset: str = "fast", reference=None, channel_axis: int | None = None,
+            **settings: Any) -> Result:
+    """Remove noise (Gaussian, Poisson, salt-and-pepper, speckle; blind) with a Deep Image Prior.
+
+    Parameters
+    ----------
+    image : array, shape (..., H, W) or (..., H, W, C)
+        Noisy image, any numeric dtype, no NaN. Leading axes are a stack, restored plane by plane.
+    loss : {'mse', 'l1', 'poisson'}, optional
+        ``l1`` suits salt-and-pepper noise, ``poisson`` photon counts (zero kept at zero).
+    """ + _SETTINGS_DOC + """
+    Returns
+    -------
+    Result
+    """
+    return _run(restore_iter("denoise", image, preset=preset, reference=reference,
+                             channel_axis=channel_axis, **settings))
+
+
+def inpaint(image, mask, *, preset: str = "fast", reference=None, channel_axis: int | None = None,
+            **settings: Any) -> Result:
+    """Fill missing pixels.
+
+    Parameters
+    ----------
+    image : array, shape (..., H, W) or (..., H, W, C)
+        Image whose unknown pixels may hold anything (they are ignored).
+    mask : array, shape (H, W) or image.shape
+        Non-zero/True where the pixel is **known**, 0/False where it must be filled. A (H, W)
+        mask applies to every plane and channel.
+    """ + _SETTINGS_DOC + """
+    Returns
+    -------
+    Result
+        Known pixels are re-estimated too (they are denoised); use
+        ``np.where(mask, image, result.image)`` to keep them exactly.
+    """
+    return _run(restore_iter("inpaint", image, mask=mask, preset=preset, reference=reference,
+                             channel_axis=channel_axis, **settings))
+
+
+def super_resolve(image, factor: int, *, kernel: str = "lanczos2", preset: str = "fast",
+                  reference=None, channel_axis: int | None = None, **settings: Any) -> Result:
+    """Upsample by an integer ``factor`` (2, 3, 4 or 8) under a known downsampling model.
+
+    Parameters
+    ----------
+    image : array, shape (..., h, w) or (..., h, w, C)
+        The low-resolution image (at least 8×8 pixels).
+    factor : int
+    kernel : {'lanczos2', 'bicubic', 'box'}
+        Anti-aliasing kernel of the downsampler assumed to have made ``image``: ``lanczos2`` (the
+        paper's), ``bicubic``, or ``box`` (camera pixel binning).
+    """ + _SETTINGS_DOC + """
+    Returns
+    -------
+    Result
+        ``image`` shaped (..., h·factor, w·factor[, C]). Pixel (i, j) of the input covers output
+        pixels [factor·i, factor·i + factor) along each axis.
+    """
+    return _run(restore_iter("sr", image, factor=factor, kernel=kernel, preset=preset,
+                             reference=reference, channel_axis=channel_axis, **settings))
+
+
+def deblur(image, psf, *, preset: str = "fast", reference=None, channel_axis: int | None = None,
+           **settings: Any) -> Result:
+    """Deconvolve a known point-spread function.
+
+    Parameters
+    ----------
+    image : array, shape (..., H, W) or (..., H, W, C)
+    psf : 2D array or float
+        The PSF (normalised to sum 1 internally), or the sigma in pixels of a Gaussian PSF.
+    """ + _SETTINGS_DOC + """
+    Returns
+    -------
+    Result
+    """
+    return _run(restore_iter("deblur", image, psf=psf, preset=preset, reference=reference,
+                             channel_axis=channel_axis, **settings))
+
+
+def fuse(a, b, *, mode: str = "gradient", weight: float = 0.5, gradient_weight: float = 1.0,
+         preset: str = "fast", reference=None, channel_axis: int | None = None,
+         **settings: Any) -> Result:
+    """Fuse two co-registered images of one scene into one.
+
+    Parameters
+    ----------
+    a, b : arrays of the same shape
+        E.g. two microscopy channels, MRI and PET, infrared and visible. Each is scaled to [0, 1]
+        on its own.
+    mode : {'gradient', 'guided'}
+        ``gradient``: F's intensities follow ``weight·a + (1 − weight)·b`` and its gradients the
+        locally stronger source's (``gradient_weight`` balances the two terms). ``guided``: restore
+        ``a`` with ``b`` as the network input, so a clean ``b`` guides a noisy ``a`` (``b`` may
+        then have other channels than ``a``).
+    """ + _SETTINGS_DOC + """
+    Returns
+    -------
+    Result
+        ``image`` shaped like ``a``, in ``a``'s intensity units.
+    """
+    return _run(restore_iter("fuse", a, second=b, fusion=mode, fusion_weight=weight,
+                             gradient_weight=gradient_weight, preset=preset, reference=reference,
+                             channel_axis=channel_axis, **settings))

@@ -1,0 +1,177 @@
+"""Settings of a restoration run: one validated, immutable object with named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .device import DEVICES, PRECISIONS
+from .networks import NETWORKS, UPSAMPLE_MODES, NetworkSpec
+from .operators import LOSSES
+
+TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
+STOP_RULES = ("auto", "fixed")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a DIP run. Build it with :meth:`preset`; unknown names are refused.
+
+    Network
+        ``network`` (skip, unet, resnet, deep_decoder); ``channels`` per scale; ``skip_channels`` per
+        scale (skip net); ``upsample`` (nearest, bilinear); ``input_channels`` and ``input_scale``
+        of the random input code z ~ U(0, 1)·input_scale; ``resnet_blocks``.
+    Optimisation
+        ``lr`` (Adam), ``iterations`` (the budget), ``reg_noise_std`` (input jitter added to z every
+        step), ``ema`` (exponential averaging weight of outputs; 0 disables), ``loss`` (mse, l1,
+        poisson), ``backtrack`` (restore the last good parameters after a loss spike).
+    Stopping
+        ``stop`` = ``"auto"`` (windowed moving variance of outputs: stop when it has set no new minimum
+        for ``stop_patience`` iterations and return the output at its minimum; never before
+        ``min_iterations``) or ``"fixed"`` (run the whole budget, return the last output).
+        ``stop_window`` is the number of recent outputs whose variance is tracked.
+    Hardware
+        ``device`` (auto, cpu, cuda, mps or e.g. cuda:1), ``precision`` (float32, bfloat16,
+        float16 autocast, or auto: bfloat16 where the hardware has it natively), ``channels_last``
+        memory layout, ``threads`` (CPU threads; None = the cores available).
+    Reproducibility and feedback
+        ``seed`` (None: random), ``preview_every`` (iterations between preview images),
+        ``ssim_every`` (iterations between SSIM evaluations when a reference is given).
+    """
+
+    network: str = "skip"
+    channels: tuple[int, ...] = (128, 128, 128, 128, 128)
+    skip_channels: tuple[int, ...] = (4, 4, 4, 4, 4)
+    upsample: str = "bilinear"
+    input_channels: int = 32
+    input_scale: float = 0.1
+    resnet_blocks: int = 8
+    lr: float = 0.01
+    iterations: int = 3000
+    reg_noise_std: float = 1.0 / 30.0
+    ema: float = 0.99
+    loss: str = "mse"
+    backtrack: bool = True
+    stop: str = "auto"
+    stop_window: int = 50
+    stop_patience: int = 300
+    min_iterations: int = 100
+    device: str = "auto"
+    precision: str = "float32"
+    channels_last: bool = False
+    threads: int | None = None
+    seed: int | None = 0
+    preview_every: int = 25
+    ssim_every: int = 10
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "skip_channels", tuple(int(c) for c in self.skip_channels))
+        problems = []
+        if self.network not in NETWORKS:
+            problems.append(f"network must be one of {NETWORKS}, not {self.network!r}")
+        if not self.channels or min(self.channels) < 1:
+            problems.append("channels needs at least one positive entry")
+        if self.network == "skip" and len(self.skip_channels) not in (1, len(self.channels)):
+            problems.append("skip_channels needs one entry per scale (or a single entry for all)")
+        if self.upsample not in UPSAMPLE_MODES:
+            problems.append(f"upsample must be one of {UPSAMPLE_MODES}, not {self.upsample!r}")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.stop not in STOP_RULES:
+            problems.append(f"stop must be one of {STOP_RULES}, not {self.stop!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        dev = str(self.device).split(":")[0]
+        if dev not in DEVICES:
+            problems.append(f"device must be one of {DEVICES} (or cuda:N), not {self.device!r}")
+        for name, lo in (("iterations", 1), ("stop_window", 2), ("stop_patience", 1),
+                         ("preview_every", 1), ("ssim_every", 1), ("input_channels", 1),
+                         ("min_iterations", 0), ("resnet_blocks", 1)):
+            if int(getattr(self, name)) < lo:
+                problems.append(f"{name} must be at least {lo}, not {getattr(self, name)!r}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, not {self.lr!r}")
+        if not 0 <= self.ema < 1:
+            problems.append(f"ema must be in [0, 1), not {self.ema!r}")
+        if self.reg_noise_std < 0 or self.input_scale <= 0:
+            problems.append("reg_noise_std must be >= 0 and input_scale > 0")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"threads must be positive or None, not {self.threads!r}")
+        if problems:
+            raise ValueError("Invalid settings: " + "; ".join(problems) + ".")
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str = "fast", task: str = "denoise", **overrides: Any) -> Config:
+        """Settings of the named preset for ``task``, with ``overrides`` applied on top.
+
+        Presets: ``fast`` (default; tuned for quality per second on a laptop CPU) and ``paper``
+        (the original Deep Image Prior recipe: 128 channels at 5 scales, fp32, 3000 iterations).
+        """
+        if name not in PRESETS:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        if task not in TASKS:
+            raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
+        values = dict(PRESETS[name]["common"])
+        values.update(PRESETS[name].get(task, {}))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"Unknown setting(s) {unknown}; valid names: "
+                             f"{sorted(f.name for f in fields(cls))}.")
+        label = name if not overrides or all(v is None for v in overrides.values()) else "custom"
+        values.setdefault("name", label)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        d["skip_channels"] = list(self.skip_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        return cls(**d)
+
+    @property
+    def network_spec(self) -> NetworkSpec:
+        return NetworkSpec(self.network, self.channels, self.skip_channels, self.upsample,
+                           self.input_channels, self.resnet_blocks)
+
+
+_PAPER_COMMON = {
+    "network": "skip", "channels": (128,) * 5, "skip_channels": (4,) * 5, "upsample": "bilinear",
+    "input_channels": 32, "lr": 0.01, "iterations": 3000, "reg_noise_std": 1 / 30, "ema": 0.99,
+    "precision": "float32", "channels_last": False, "stop": "fixed",
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The original recipe, task by task as the paper's code ran it.
+    "paper": {
+        "common": _PAPER_COMMON,
+        "inpaint": {"reg_noise_std": 0.03},
+        "sr": {"iterations": 2000, "reg_noise_std": 0.03},
+        "deblur": {"reg_noise_std": 0.03},
+        "fuse": {"reg_noise_std": 0.03},
+    },
+    # Quality per second: a narrow skip net, native low precision where the CPU has it and the
+    # automatic stop. Tuned by the benchmarks (docs/benchmarks.md).
+    "fast": {
+        "common": {
+            "network": "skip", "channels": (32,) * 5, "skip_channels": (4,) * 5,
+            "upsample": "bilinear", "input_channels": 32, "lr": 0.01, "iterations": 3000,
+            "reg_noise_std": 1 / 30, "ema": 0.99, "precision": "auto", "channels_last": True,
+            "stop": "auto", "stop_window": 50, "stop_patience": 300, "min_iterations": 200,
+        },
+        "inpaint": {"reg_noise_std": 0.03},
+        "sr": {"iterations": 2000, "reg_noise_std": 0.03},
+        "deblur": {"reg_noise_std": 0.03},
+        "fuse": {"reg_noise_std": 0.03},
+    },
+}

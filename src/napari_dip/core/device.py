@@ -1,0 +1,96 @@
+"""Device and numeric precision selection, decided at run time (CUDA, Apple MPS or CPU)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import torch
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def available_devices() -> list[str]:
+    """Return the devices present on this machine, best first (always ends with ``"cpu"``)."""
+    found = []
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" if torch.cuda.device_count() > 1 else "cuda"
+                  for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    found.append("cpu")
+    return found
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"`` into the best present device (CUDA, then MPS, then CPU); check explicit choices."""
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).lower()
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but no CUDA GPU is available here; "
+                         f"use one of {available_devices()} or 'auto'.")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                  and torch.backends.mps.is_available()):
+        raise ValueError(f"device={device!r} was asked for, but Apple MPS is not available here; "
+                         f"use one of {available_devices()} or 'auto'.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'.")
+    return dev
+
+
+@cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bfloat16 instructions (AVX-512 BF16, AMX or Arm BF16).
+
+    Without them bfloat16 autocast is emulated and usually slower than float32.
+    """
+    try:
+        with open("/proc/cpuinfo") as fh:
+            text = fh.read()
+    except OSError:  # not Linux: be conservative, float32 is never slower than emulated bf16
+        return False
+    return any(flag in text for flag in (" avx512_bf16", " amx_bf16", " bf16"))
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype for ``precision`` on ``device``, or None for plain float32.
+
+    ``"auto"`` picks bfloat16 on CPUs with native bfloat16 support and on CUDA GPUs that support it,
+    float16 on MPS, and float32 otherwise.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}.")
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "float16":
+        return torch.float16
+    # auto
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads to ``threads``, else to ``OMP_NUM_THREADS`` when set, else to the
+    cores this process may use (torch's own default can exceed them in containers)."""
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    if threads is None:
+        try:
+            threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            threads = os.cpu_count() or 1
+    threads = max(1, int(threads))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

@@ -1,0 +1,251 @@
+"""The one fitting loop shared by every task.
+
+``fit(problem, config)`` is a generator: it yields a :class:`Progress` after every iteration and
+returns a :class:`FitResult` (``StopIteration.value``). Closing the generator stops the run at the
+current iteration. :func:`run` drives it to the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Generator as Gen
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Config
+from .device import configure_threads, resolve_device, resolve_precision
+from .networks import Generator
+from .stopping import make_stopping_rule
+
+SPIKE_FACTOR = 2.0  # a loss more than (1 + SPIKE_FACTOR)× the best so far counts as a spike
+SNAPSHOT_EVERY = 10
+
+
+@dataclass
+class Problem:
+    """One restoration problem in normalised units.
+
+    Attributes
+    ----------
+    objective : nn.Module
+        Maps the image estimate (1, C, H, W) to a scalar loss (see ``operators``).
+    out_channels, out_hw : int, (int, int)
+        Shape of the image to estimate.
+    guide : tensor (1, Cg, H, W), optional
+        Network input for guided restoration; a random code is used when None.
+    reference : tensor (1, C, H, W), optional
+        Ground truth in the same units, for PSNR/SSIM bookkeeping only (never for choosing output).
+    """
+
+    objective: nn.Module
+    out_channels: int
+    out_hw: tuple[int, int]
+    guide: torch.Tensor | None = None
+    reference: torch.Tensor | None = None
+
+
+@dataclass
+class Progress:
+    """What the loop reports after each iteration."""
+
+    iteration: int
+    iterations: int
+    loss: float
+    stop_metric: float
+    elapsed: float
+    psnr: float | None = None
+    ssim: float | None = None
+    preview: np.ndarray | None = None  # (C, H, W) float32 in [0, 1]
+    candidate_iteration: int = 0
+    backtracked: bool = False
+    plane: int = 0
+    n_planes: int = 1
+
+
+@dataclass
+class FitResult:
+    """Outcome of one fit, in normalised units."""
+
+    output: np.ndarray  # (C, H, W) float32 in [0, 1]
+    stopped_at: int
+    iterations_run: int
+    stopped_early: bool
+    history: dict[str, list] = field(default_factory=dict)
+    wall_time: float = 0.0
+    device: str = "cpu"
+    precision: str = "float32"
+    state: dict | None = field(default=None, repr=False)  # network weights and input code
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        return self.wall_time / max(self.iterations_run, 1)
+
+    @property
+    def best_psnr(self) -> float | None:
+        p = self.history.get("psnr") or []
+        return max(p) if p else None
+
+    @property
+    def best_psnr_iteration(self) -> int | None:
+        p = self.history.get("psnr") or []
+        return self.history["iteration"][int(np.argmax(p))] if p else None
+
+    def metric_at(self, name: str, iteration: int) -> float | None:
+        """The recorded ``name`` (psnr, ssim, loss, ...) at ``iteration`` (None if not recorded)."""
+        its = self.history.get("iteration", [])
+        vals = self.history.get(name) or []
+        if iteration in its and vals:
+            v = vals[its.index(iteration)]
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        return None
+
+
+def _torch_generator(device: torch.device, seed: int) -> torch.Generator:
+    try:
+        return torch.Generator(device=device).manual_seed(seed)
+    except (RuntimeError, TypeError):  # backends without device generators
+        return torch.Generator().manual_seed(seed)
+
+
+def _randn_like(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    if gen.device == x.device:
+        return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+    return torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    from skimage.metrics import structural_similarity
+
+    x = a[0].float().cpu().numpy()
+    y = b[0].float().cpu().numpy()
+    if x.shape[0] == 1:
+        return float(structural_similarity(x[0], y[0], data_range=1.0))
+    return float(structural_similarity(x, y, data_range=1.0, channel_axis=0))
+
+
+def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
+        init_state: dict | None = None) -> Gen[Progress, None, FitResult]:
+    """Fit a DIP network to ``problem``; yield :class:`Progress`, return :class:`FitResult`.
+
+    ``init_state`` (a previous :class:`FitResult`'s ``state``: network weights and input code)
+    warm-starts the fit, e.g. from the neighbouring frame of a time-lapse.
+    """
+    t0 = time.perf_counter()
+    configure_threads(config.threads)
+    device = resolve_device(config.device)
+    amp_dtype = resolve_precision(config.precision, device)
+    seed = config.seed if config.seed is not None else int(torch.seed() % (2**31))
+    mem = torch.channels_last if config.channels_last else torch.contiguous_format
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        in_ch = problem.guide.shape[1] if problem.guide is not None else None
+        net = Generator(config.network_spec, problem.out_channels, problem.out_hw, in_ch)
+        if problem.guide is not None:
+            z = net.pad_guide(problem.guide.float())
+        else:
+            z = torch.rand((1, net.in_channels, *net.input_hw)) * config.input_scale
+    if init_state is not None:
+        net.load_state_dict(init_state["net"])
+        z = init_state["z"].detach().cpu().clone()
+    net = net.to(device=device, memory_format=mem)
+    z = z.to(device).contiguous(memory_format=mem)
+    objective = problem.objective.to(device)
+    reference = problem.reference.to(device).float() if problem.reference is not None else None
+    gen = _torch_generator(device, seed + 1)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    stop = make_stopping_rule(config.stop, config.stop_window, config.stop_patience,
+                              config.min_iterations)
+
+    history: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": []}
+    if reference is not None:
+        history["psnr"] = []
+        history["ssim"] = []
+    avg: torch.Tensor | None = None
+    best_loss = math.inf
+    snapshot = None
+    stopped_early = False
+    iteration = 0
+    try:
+        for iteration in range(1, config.iterations + 1):
+            z_in = z + config.reg_noise_std * _randn_like(z, gen) if config.reg_noise_std > 0 else z
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                enabled=amp_dtype is not None):
+                out = net(z_in)
+            out = out.float()
+            loss = objective(out)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            loss_value = float(loss.detach())
+
+            spike = (not math.isfinite(loss_value)
+                     or (config.backtrack and iteration > 2 * SNAPSHOT_EVERY and snapshot is not None
+                         and loss_value - best_loss > SPIKE_FACTOR * max(abs(best_loss), 1e-8)))
+            if spike and snapshot is not None:
+                net.load_state_dict(snapshot[0])
+                opt.load_state_dict(snapshot[1])
+            else:
+                if spike:  # non-finite before any snapshot: nothing to go back to
+                    raise FloatingPointError("The loss became NaN or infinite in the first "
+                                             "iterations; lower lr or use precision='float32'.")
+                opt.step()
+                best_loss = min(best_loss, loss_value)
+                if config.backtrack and iteration % SNAPSHOT_EVERY == 0:
+                    snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict()))
+
+            with torch.no_grad():
+                raw = out.detach()
+                if not spike:
+                    avg = raw.clone() if avg is None or config.ema == 0 else (
+                        avg.mul_(config.ema).add_(raw, alpha=1 - config.ema))
+                candidate = avg if avg is not None else raw
+                if not spike and stop.update(iteration, raw, candidate):
+                    stopped_early = True
+                psnr = ssim = None
+                if reference is not None:
+                    mse = float(torch.mean((candidate.clamp(0, 1) - reference) ** 2))
+                    psnr = 10 * math.log10(1.0 / max(mse, 1e-12))
+                    if iteration % config.ssim_every == 0 or iteration == 1:
+                        ssim = _ssim(candidate.clamp(0, 1), reference)
+                    history["psnr"].append(psnr)
+                    history["ssim"].append(ssim)
+            history["iteration"].append(iteration)
+            history["loss"].append(loss_value)
+            history["stop_metric"].append(stop.metric)
+
+            preview = None
+            if iteration == 1 or iteration % config.preview_every == 0 or stopped_early:
+                preview = candidate.clamp(0, 1)[0].float().cpu().numpy()
+            yield Progress(iteration, config.iterations, loss_value, stop.metric,
+                           time.perf_counter() - t0, psnr, ssim, preview,
+                           stop.best_iteration or iteration, bool(spike), plane, n_planes)
+            if stopped_early:
+                break
+
+        final = stop.best_output if stop.best_output is not None else candidate
+        stopped_at = stop.best_iteration if stop.best_output is not None else iteration
+        output = final.clamp(0, 1)[0].float().cpu().numpy()
+        state = {"net": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+                 "z": z.detach().cpu().clone()}
+        return FitResult(output, stopped_at, iteration, stopped_early, history,
+                         time.perf_counter() - t0, str(device),
+                         str(amp_dtype).replace("torch.", "") if amp_dtype else "float32", state)
+    finally:
+        del net, opt, objective, z
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def run(problem: Problem, config: Config, **kwargs) -> FitResult:
+    """Run :func:`fit` to the end and return its result."""
+    gen = fit(problem, config, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value

@@ -1,0 +1,85 @@
+"""Stopping rules that need no ground truth.
+
+A rule sees every output and decides when the run ends and which output it returns. The
+windowed-moving-variance rule follows ES-WMV (Wang et al., 2023): while the network learns the
+image, successive outputs change quickly; once it starts fitting the noise they change quickly
+again. The variance of the last W outputs therefore has a minimum near the best iterate.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class FixedIterations:
+    """Run the whole budget; return the last output."""
+
+    name = "fixed"
+
+    def __init__(self) -> None:
+        self.metric = float("nan")
+        self.best_iteration = 0
+        self.best_output: torch.Tensor | None = None
+
+    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor) -> bool:
+        self.best_iteration = iteration
+        self.best_output = candidate
+        return False
+
+
+class WindowedVariance:
+    """Stop when the windowed variance of outputs has set no new minimum for ``patience`` steps.
+
+    Parameters
+    ----------
+    window : int
+        Number of recent outputs whose per-pixel variance (averaged over pixels) is the metric.
+    patience : int
+        Iterations without a new minimum before stopping.
+    min_iterations : int
+        Minima before this iteration are ignored: early outputs can be briefly still before the
+        network has learnt the image.
+
+    ``update(iteration, output, candidate)`` takes the raw network output, whose variance is
+    tracked, and the candidate that would be returned (e.g. the averaged output); it keeps the
+    candidate at the metric's minimum in ``best_output``.
+    """
+
+    name = "auto"
+
+    def __init__(self, window: int = 50, patience: int = 300, min_iterations: int = 100):
+        self.window = int(window)
+        self.patience = int(patience)
+        self.min_iterations = int(min_iterations)
+        self._buffer: torch.Tensor | None = None
+        self._count = 0
+        self.metric = float("nan")
+        self.best_metric = float("inf")
+        self.best_iteration = 0
+        self.best_output: torch.Tensor | None = None
+
+    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor) -> bool:
+        flat = output.detach().reshape(-1).float()
+        if self._buffer is None:
+            self._buffer = torch.empty((self.window, flat.numel()), device=flat.device)
+        self._buffer[self._count % self.window] = flat
+        self._count += 1
+        if self._count < self.window:
+            self.metric = float("nan")
+            return False
+        self.metric = float(self._buffer.var(dim=0, unbiased=False).mean())
+        if iteration < self.min_iterations:
+            return False
+        if self.metric < self.best_metric:
+            self.best_metric = self.metric
+            self.best_iteration = iteration
+            self.best_output = candidate.detach().clone()
+        return iteration - self.best_iteration >= self.patience
+
+
+def make_stopping_rule(kind: str, window: int, patience: int, min_iterations: int):
+    if kind == "fixed":
+        return FixedIterations()
+    if kind == "auto":
+        return WindowedVariance(window, patience, min_iterations)
+    raise ValueError(f"stop must be 'auto' or 'fixed', not {kind!r}.")
