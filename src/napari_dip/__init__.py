@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "denoise": "api", "inpaint": "api", "super_resolve": "api", "deblur": "api", "fuse": "api",
     "restore_iter": "api", "Result": "api", "Config": "core.config", "PRESETS": "core.config",
-    "gaussian_psf": "core.operators", "available_devices": "core.device", "batch": "batch",
+    "gaussian_psf": "core.operators", "available_devices": "core.device",
 }
 
 __all__ = sorted(_LAZY)

@@ -10,16 +10,23 @@ import numpy as np
 
 
 def _as_float(image) -> tuple[np.ndarray, float]:
+    """Float32 copy and the top of the data range used for clipping.
+
+    Integers: the dtype's maximum. Floats: 1 for data in [0, 1]; otherwise no upper clip.
+    """
     arr = np.asarray(image)
-    top = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
+    if np.issubdtype(arr.dtype, np.integer):
+        top = float(np.iinfo(arr.dtype).max)
+    else:
+        top = 1.0 if arr.size and float(np.max(arr)) <= 1.0 else np.inf
     return arr.astype(np.float32), top
 
 
 def gaussian_noise(image, sigma: float, seed: int = 0, clip: bool = True) -> np.ndarray:
     """Add N(0, sigma²) noise (sigma in the image's units: 25 means 25/255 for uint8 data).
 
-    With ``clip`` the result is clipped to [0, 255] for uint8 input ([0, dtype max] for integers,
-    [0, 1] for floats), as the Deep Image Prior paper's noisy inputs were.
+    With ``clip`` the result is clipped to [0, dtype max] for integer input, to [0, 1] for float
+    data in [0, 1] and at 0 otherwise, as the Deep Image Prior paper's noisy inputs were.
     """
     x, top = _as_float(image)
     y = x + np.random.default_rng(seed).normal(0.0, sigma, x.shape).astype(np.float32)
@@ -45,7 +52,7 @@ def salt_and_pepper(image, amount: float = 0.05, seed: int = 0) -> np.ndarray:
     hit = rng.random(x.shape[:2]) < amount
     salt = rng.random(x.shape[:2]) < 0.5
     y = x.copy()
-    y[hit & salt] = top
+    y[hit & salt] = top if np.isfinite(top) else float(x.max())
     y[hit & ~salt] = 0
     return y
 

@@ -166,6 +166,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     if reference is not None:
         history["psnr"] = []
         history["ssim"] = []
+    returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     avg: torch.Tensor | None = None
     best_loss = math.inf
     snapshot = None
@@ -223,12 +224,15 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                 preview = candidate.clamp(0, 1)[0].float().cpu().numpy()
             yield Progress(iteration, config.iterations, loss_value, stop.metric,
                            time.perf_counter() - t0, psnr, ssim, preview,
-                           stop.best_iteration or iteration, bool(spike), plane, n_planes)
+                           iteration if returns_last else (stop.best_iteration or iteration),
+                           bool(spike), plane, n_planes)
             if stopped_early:
                 break
 
-        final = stop.best_output if stop.best_output is not None else candidate
-        stopped_at = stop.best_iteration if stop.best_output is not None else iteration
+        if stop.best_output is None or (config.stop_output == "average" and config.ema > 0):
+            final, stopped_at = candidate, iteration
+        else:
+            final, stopped_at = stop.best_output, stop.best_iteration
         output = final.clamp(0, 1)[0].float().cpu().numpy()
         state = {"net": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
                  "z": z.detach().cpu().clone()}

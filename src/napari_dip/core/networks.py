@@ -216,7 +216,8 @@ class Generator(nn.Module):
         self.in_channels = cin
         m = self.net.multiple
         self.out_hw = tuple(out_hw)
-        self.padded_hw = (math.ceil(out_hw[0] / m) * m, math.ceil(out_hw[1] / m) * m)
+        # the coarsest scale needs at least 2 pixels for its reflection padding
+        self.padded_hw = (max(math.ceil(out_hw[0] / m), 2) * m, max(math.ceil(out_hw[1] / m), 2) * m)
         # deep decoder starts from a coarse grid; all others take a full-size input code
         div = m if spec.kind == "deep_decoder" else 1
         self.input_hw = (self.padded_hw[0] // div, self.padded_hw[1] // div)

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+
+from napari_dip.core import operators as ops
+from napari_dip.core.config import Config
+from napari_dip.core.fit import Problem, fit, run
+from napari_dip.core.stopping import WindowedVariance
+
+from _images import TINY
+
+
+def _problem(seed=0, size=24):
+    y = torch.from_numpy(np.random.default_rng(seed).random((1, 1, size, size)).astype(np.float32))
+    return Problem(ops.DataFidelity(ops.Identity(), y), 1, (size, size), reference=y)
+
+
+def _cfg(**kw):
+    return Config.preset("fast", "denoise", **{**TINY, "precision": "float32", **kw})
+
+
+def test_generator_yields_progress_and_returns_result():
+    gen = fit(_problem(), _cfg(iterations=4))
+    seen = []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            seen.append(next(gen))
+    res = done.value.value
+    assert [p.iteration for p in seen] == [1, 2, 3, 4]
+    assert seen[0].preview is not None and seen[0].preview.shape == (1, 24, 24)
+    assert seen[2].preview is None and seen[1].preview is not None
+    assert all(np.isfinite(p.loss) and p.psnr is not None for p in seen)
+    assert res.iterations_run == 4 and res.output.shape == (1, 24, 24)
+    assert len(res.history["loss"]) == 4 and len(res.history["psnr"]) == 4
+
+
+def test_closing_stops_within_one_iteration():
+    calls = []
+    problem = _problem()
+    original = problem.objective.forward
+
+    def counting(x):
+        calls.append(1)
+        return original(x)
+
+    problem.objective.forward = counting
+    gen = fit(problem, _cfg(iterations=1000))
+    for _ in range(3):
+        next(gen)
+    gen.close()
+    assert len(calls) == 3  # no further iteration ran after close()
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_same_seed_same_output_and_different_seed_differs():
+    a = run(_problem(), _cfg(seed=3)).output
+    b = run(_problem(), _cfg(seed=3)).output
+    c = run(_problem(), _cfg(seed=4)).output
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_bfloat16_runs_and_reports_precision():
+    res = run(_problem(), _cfg(precision="bfloat16"))
+    assert res.precision == "bfloat16" and np.isfinite(res.output).all()
+
+
+def test_windowed_variance_stops_after_patience_and_keeps_minimum():
+    rule = WindowedVariance(window=3, patience=4, min_iterations=0)
+    # outputs settle (variance falls), then diverge (variance rises)
+    values = [0, 1, 1.5, 1.6, 1.62, 1.63, 2, 3, 4, 5, 6, 7, 8]
+    stopped = None
+    for i, v in enumerate(values, start=1):
+        x = torch.full((1, 1, 2, 2), float(v))
+        if rule.update(i, x, x):
+            stopped = i
+            break
+    assert rule.best_iteration == 6  # window {1.6, 1.62, 1.63} is the stillest
+    assert stopped == 10
+    assert float(rule.best_output.mean()) == pytest.approx(1.63)
+
+
+def test_auto_stop_can_return_the_output_at_the_minimum():
+    res = run(_problem(), _cfg(iterations=300, stop="auto", stop_window=5, stop_patience=10,
+                               min_iterations=10, stop_output="minimum", ema=0.0))
+    assert res.stopped_early and res.iterations_run < 300
+    assert res.stopped_at == res.iterations_run - 10
+
+
+def test_backtracking_restores_parameters_after_a_spike():
+    problem = _problem()
+    original = problem.objective.forward
+    state = {"n": 0}
+
+    def spiky(x):
+        state["n"] += 1
+        loss = original(x)
+        return loss * 100 if state["n"] == 35 else loss
+
+    problem.objective.forward = spiky
+    gen = fit(problem, _cfg(iterations=40))
+    flags = []
+    try:
+        while True:
+            flags.append(next(gen).backtracked)
+    except StopIteration:
+        pass
+    assert flags[34] and sum(flags) == 1
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(ValueError, match="Unknown preset"):
+        Config.preset("slow")
+    with pytest.raises(ValueError, match="Unknown setting"):
+        Config.preset("fast", "denoise", colour="blue")
+    with pytest.raises(ValueError, match="lr must be positive"):
+        Config(lr=0)
+    paper = Config.preset("paper", "sr")
+    assert paper.channels == (128,) * 5 and paper.iterations == 2000 and paper.name == "paper"
+    fast = Config.preset("fast")
+    assert fast.name == "fast" and fast.stop == "auto"
+    assert Config.from_dict(fast.to_dict()) == fast
