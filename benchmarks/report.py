@@ -16,12 +16,22 @@ from pathlib import Path
 
 from common import now, record_key
 from published import PUBLISHED, PUBLISHED_AVERAGE, README_CPU_BASELINES
-from run import DENOISE_NAMES, INPAINT_NAMES, MODALITY, PAPER_SET_OVERRIDES, PROTOCOLS, SETS, SR_NAMES
+from run import (
+    DENOISE_NAMES,
+    INPAINT_NAMES,
+    MODALITY,
+    PAPER_SET_OVERRIDES,
+    PROTOCOLS,
+    SAMPLE_PAIR,
+    SETS,
+    SR_NAMES,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = {"denoise-sigma25": DENOISE_NAMES, "inpaint-50pct": INPAINT_NAMES, "sr-x4-set5": SR_NAMES,
           "text-inpainting": ("kate",), "deblur-gauss2": DENOISE_NAMES,
-          "fusion-multifocus": (*DENOISE_NAMES, MODALITY)}
+          "fusion-multifocus": (*DENOISE_NAMES, MODALITY, SAMPLE_PAIR)}
+NOT_AVERAGED = (MODALITY, SAMPLE_PAIR)
 TITLES = {"denoise-sigma25": "Denoising, sigma 25 (colour)", "inpaint-50pct": "Inpainting, 50 % missing",
           "sr-x4-set5": "Super-resolution x4, Set5", "text-inpainting": "Text inpainting (kate)",
           "deblur-gauss2": "Deblurring, Gaussian PSF sigma 2 + noise sigma 5 (synthetic)",
@@ -152,8 +162,8 @@ def order_variants(recs: list[dict]) -> list[str]:
 def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> list[str]:
     images = [i for i in IMAGES[set_name] if any(r["image"] == i for r in recs)]
     # the two-modality pair has no single right answer in intensity: kept out of the PSNR averages
-    avg_images = [i for i in images if i != MODALITY]
-    n_all = len([i for i in IMAGES[set_name] if i != MODALITY])
+    avg_images = [i for i in images if i not in NOT_AVERAGED]
+    n_all = len([i for i in IMAGES[set_name] if i not in NOT_AVERAGED])
     variants = order_variants(recs)
     cell = {(r["image"], variant(r)): r for r in recs}
     pub = PUBLISHED.get(set_name, {})
@@ -177,8 +187,9 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
         avg.append(f"**{fmt(shown)}**")
     rows.append(avg)
     lines += ["PSNR (dB) per image:", "", *table(header, rows)]
-    if MODALITY in images:
-        lines += [f"The average leaves out `{MODALITY}` (any intensity scale is a valid fusion there).", ""]
+    if set(NOT_AVERAGED) & set(images):
+        lines += [f"The averages leave out the two-modality pairs `{MODALITY}` (any intensity scale is a "
+                  f"valid fusion there) and `{SAMPLE_PAIR}` (no ground truth).", ""]
 
     # fusion: reference-free metrics
     if set_name == "fusion-multifocus":
@@ -190,6 +201,14 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                     frows.append([img, v, fmt(r["psnr"]), fmt(r.get("psnr_fit")), fmt(r["ssim"], 4),
                                   fmt(r.get("qabf"), 3), fmt(r.get("mi"), 3), fmt(r.get("entropy"), 3),
                                   fmt_time(r.get("seconds_per_image"))])
+        for v in variants:
+            rs = [cell[(i, v)] for i in avg_images if (i, v) in cell]
+            if rs:
+                frows.append([f"**average** ({len(rs)}/{n_all} multi-focus)", v,
+                              *(fmt(_mean([r.get(k) for r in rs]), d) for k, d in
+                                (("psnr", 2), ("psnr_fit", 2), ("ssim", 4), ("qabf", 3), ("mi", 3),
+                                 ("entropy", 3))),
+                              fmt_time(_mean([r.get("seconds_per_image") for r in rs]))])
         lines += ["Fusion scores (Q^AB/F in [0, 1], higher is better; MI = MI(F,A)+MI(F,B) in bits; "
                   "entropy of F in bits; psnr_fit = PSNR after a least-squares gain and offset):", "",
                   *table(["image", "method", "PSNR", "PSNR fit", "SSIM", "Q^AB/F", "MI", "entropy",
@@ -230,11 +249,12 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                       fmt(gap) if is_dip else "–",
                       fmt(_mean([r.get("seconds_per_iteration") for r in rs]), 3) if is_dip else "–",
                       fmt_time(_mean([r["seconds_per_image"] for r in rs])), ratio])
-    lines += ["Averages per method (over the images each has; best-minus-returned PSNR is the cost of "
-              "the automatic stop; time ratio = DIP fast wall-clock / paper-recipe wall-clock on the "
-              "same images):", "",
-              *table(["method", "images", "PSNR", "SSIM", "best − returned (dB)", "s/iteration",
-                      "time/image", "time vs paper recipe"], arows)]
+    if arows:
+        lines += ["Averages per method (over the images each has; best-minus-returned PSNR is the cost of "
+                  "the automatic stop; time ratio = DIP fast wall-clock / paper-recipe wall-clock on "
+                  "the same images):", "",
+                  *table(["method", "images", "PSNR", "SSIM", "best − returned (dB)", "s/iteration",
+                          "time/image", "time vs paper recipe"], arows)]
     if targets:
         lines += [*targets, ""]
     marks = {m for _, m in paper_t.values() if m}
@@ -257,7 +277,7 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                 mach = r["machine"]
                 drows.append([img, v, fmt(r["psnr"]), fmt(r["ssim"], 4),
                               f"{r['stopped_at']} / {r['iterations_run']}",
-                              f"{fmt(r.get('best_psnr'))} @ {r.get('best_psnr_iteration')}",
+                              f"{fmt(r.get('best_psnr'))} @ {r.get('best_psnr_iteration') or '–'}",
                               fmt(r.get("seconds_per_iteration"), 3), fmt_time(r["seconds_per_image"]),
                               (fmt_time(t) + m) if t else "–",
                               f"{mach.get('precision', '?')}, {mach.get('torch_threads')} thr"]
@@ -321,7 +341,8 @@ def plot_set(set_name: str, recs: list[dict], images: list[str], variants: list[
                 if not r:
                     continue
                 h = r["history"]
-                pts = [(i, p) for i, p in zip(h["iteration"], h["psnr"], strict=False) if p is not None]
+                psnrs = h.get("psnr") or []
+                pts = [(i, p) for i, p in zip(h["iteration"], psnrs, strict=False) if p is not None]
                 if not pts:
                     continue
                 c = cmap(k % 10)
@@ -347,7 +368,7 @@ def plot_set(set_name: str, recs: list[dict], images: list[str], variants: list[
     # quality against time
     pts = []
     for v in variants:
-        rs = [r for r in recs if variant(r) == v and r["image"] in images and r["image"] != MODALITY]
+        rs = [r for r in recs if variant(r) == v and r["image"] in images and r["image"] not in NOT_AVERAGED]
         t, q = _mean([r["seconds_per_image"] for r in rs]), _mean([r["psnr"] for r in rs])
         if t is not None and q is not None:
             pts.append((v, max(t, 1e-3), q, len(rs)))

@@ -64,7 +64,10 @@ PROTOCOLS = {
                          "class painted with its mean, smoothed by a Gaussian of sigma 2 px. PSNR/SSIM "
                          "against the clean image (for the modality pair also PSNR after a least-"
                          "squares gain and offset, psnr_fit, since any fused intensity scale is "
-                         "legitimate there); reference-free Q^AB/F, MI(F,A)+MI(F,B) and entropy on "
+                         "legitimate there). Plus the plugin's two-modality sample ('ihc-stains': "
+                         "hematoxylin and DAB stains of skimage.data.immunohistochemistry(), 192x192, "
+                         "noise sigma 6, as napari_dip._napari.sample_data makes it), which has no "
+                         "ground truth. Reference-free Q^AB/F, MI(F,A)+MI(F,B) and entropy on "
                          "the luminance of the output clipped to [0, 255].",
 }
 
@@ -73,6 +76,7 @@ INPAINT_NAMES = ("barbara", "boat", "house", "Lena512", "peppers256", "Cameraman
                  "fingerprint", "hill", "man", "montage")
 SR_NAMES = ("baby", "bird", "butterfly", "head", "woman")
 MODALITY = "camera-modality"
+SAMPLE_PAIR = "ihc-stains"  # the plugin's two-modality sample: no ground truth, reference-free scores only
 SR_FACTOR = 4
 DEBLUR_SIGMA = 2.0
 DEBLUR_NOISE = 5.0
@@ -89,7 +93,7 @@ class Case:
     name: str
     task: str  # engine task: denoise, inpaint, sr, deblur, fuse
     image: np.ndarray
-    truth: np.ndarray
+    truth: np.ndarray | None
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra restore_iter arguments
     score: Callable[[np.ndarray], dict[str, Any]] | None = None
     baselines: dict[str, Callable[[], np.ndarray]] = field(default_factory=dict)
@@ -126,8 +130,8 @@ def score_sr(truth: np.ndarray) -> Callable[[np.ndarray], dict[str, Any]]:
     return score
 
 
-def score_fusion(truth: np.ndarray, a: np.ndarray, b: np.ndarray, fit: bool):
-    plain = score_plain(truth)
+def score_fusion(truth: np.ndarray | None, a: np.ndarray, b: np.ndarray, fit: bool):
+    plain = score_plain(truth) if truth is not None else (lambda out: {"psnr": None, "ssim": None})
 
     def score(out: np.ndarray) -> dict[str, Any]:
         res = plain(out)
@@ -271,8 +275,14 @@ def modality_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fusion_cases(data: Path, names) -> Iterator[Case]:
-    for n in _names((*DENOISE_NAMES, MODALITY), names):
-        if n == MODALITY:
+    for n in _names((*DENOISE_NAMES, MODALITY, SAMPLE_PAIR), names):
+        if n == SAMPLE_PAIR:
+            from napari_dip._napari.sample_data import modality_pair_sample
+
+            (a, _, _), (b, _, _) = modality_pair_sample()
+            gt = None
+            info = {"kind": "two-modality (plugin sample)", "source_a": "hematoxylin", "source_b": "DAB"}
+        elif n == MODALITY:
             gt, a, b = modality_pair()
             info = {"kind": "two-modality", "source_a": "structure", "source_b": "intensity regions"}
         else:
@@ -310,7 +320,7 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         from napari_dip.core.metrics import psnr_y
 
         settings.setdefault("preview_every", history_every)
-    ref = None if sr else case.truth
+    ref = None if sr or case.truth is None else case.truth
     gen = restore_iter(case.task, case.image, reference=ref, preset=preset, **case.kwargs, **settings)
     curve: list[tuple[int, float]] = []
     while True:
@@ -330,7 +340,7 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     meta = result.metadata()
     hist = thin_history(result.history, history_every)
     if sr:
-        curve = sorted(dict(curve).items())
+        curve = sorted({**dict(curve), result.stopped_at: scores["psnr"]}.items())
         hist["psnr"] = [dict(curve).get(it) for it in hist["iteration"]]
         best_it, best = max(curve, key=lambda t: t[1]) if curve else (None, None)
         hist["psnr_note"] = "luminance PSNR of previews (rounded, 4-px border crop)"
@@ -425,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra = (f" stop {rec['stopped_at']}/{rec['iterations_run']}, best {rec['best_psnr']} "
                          f"@ {rec['best_psnr_iteration']}, {rec['seconds_per_iteration']:.3f} s/it")
             fus = "".join(f" {k}={rec[k]}" for k in ("psnr_fit", "qabf", "mi", "entropy") if k in rec)
-            print(f"[done] {label}: PSNR {rec['psnr']:.2f} SSIM {rec['ssim']:.4f}{fus}{extra}, "
+            q = "no reference" if rec["psnr"] is None else f"PSNR {rec['psnr']:.2f} SSIM {rec['ssim']:.4f}"
+            print(f"[done] {label}: {q}{fus}{extra}, "
                   f"{rec['seconds_per_image']:.1f} s", flush=True)
     store.set_meta(updated=now())
     print(f"results: {out}")
