@@ -10,6 +10,7 @@ when this module is imported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ def _fmt_time(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _stop_all(requests: list, *_: Any) -> None:
+    for request in requests:
+        request.stop.set()
 
 
 @dataclass
@@ -109,6 +115,8 @@ class DipWidget(QWidget):
         self.viewer = napari_viewer
         self._run: _Run | None = None
         self._worker = None
+        self._pending: list = []
+        self._dispatching = False
         self._loading = True
         self._base_preset = "fast"
 
@@ -194,6 +202,9 @@ class DipWidget(QWidget):
         self.image.changed.connect(self._on_image_changed)
         self._watcher = _CloseWatcher(self)
         self._watched = None
+        self._live_requests: list[RunRequest] = []
+        # if the widget is deleted mid-run (dock closed), stop the worker; the slot must not hold self
+        self.destroyed.connect(functools.partial(_stop_all, self._live_requests))
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -402,25 +413,86 @@ class DipWidget(QWidget):
         from napari.qt.threading import create_worker
 
         self._run = run
+        self._live_requests[:] = [run.request]
         worker = create_worker(restoration_steps, run.request, _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(self._on_yielded)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
+        # napari handlers may call processEvents (progress bars, new layer controls), which would
+        # re-enter our handlers: queue every signal and handle them strictly in order
+        worker.yielded.connect(self._yielded_signal)
+        worker.returned.connect(self._returned_signal)
+        worker.errored.connect(self._errored_signal)
+        worker.finished.connect(self._finished_signal)
         self._worker = worker
+        self._watch_window()
         self._set_running(True)
         self.plot.clear()
-        total = run.plan.n_planes * int(run.request.overrides.get("iterations") or 1)
-        self.plot.set_budget(int(run.request.overrides.get("iterations") or 1))
+        iterations = int(run.request.overrides.get("iterations") or 1)
+        self.plot.set_budget(iterations)
+        self._dispatching = True  # creating layers below may process events
         try:
-            from napari.utils import progress
+            try:
+                from napari.utils import progress
 
-            run.progress_bar = progress(total=total, desc=f"DIP {run.tag}: {run.source.name}")
-        except Exception:
-            run.progress_bar = None
+                run.progress_bar = progress(total=run.plan.n_planes * iterations,
+                                            desc=f"DIP {run.tag}: {run.source.name}")
+            except Exception:
+                run.progress_bar = None
+            # create the live layers now (a one-off cost on the main thread), so the run only
+            # updates them in place
+            if run.live_preview:
+                self._show_preview(run, self._placeholder(run), 0)
+            if run.history_every and run.plan.n_planes == 1:
+                self._create_history_layer(run, self._placeholder(run), 0)
+        finally:
+            self._dispatching = False
         self.status.setText(f"Starting {run.tag} of '{run.source.name}'…")
         worker.start()
         return True
+
+    # bound methods (not lambdas): Qt drops these connections when the widget is deleted
+    def _yielded_signal(self, update: Update) -> None:
+        self._dispatch(self._on_yielded, update)
+
+    def _returned_signal(self, value: Any) -> None:
+        self._dispatch(self._on_returned, value)
+
+    def _errored_signal(self, exc: BaseException) -> None:
+        self._dispatch(self._on_errored, exc)
+
+    def _finished_signal(self) -> None:
+        self._dispatch(self._on_finished, None)
+
+    def _dispatch(self, handler, payload) -> None:
+        self._pending.append((handler, payload))
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._pending:
+                fn, value = self._pending.pop(0)
+                try:
+                    self.objectName()  # raises RuntimeError once the widget was deleted
+                except RuntimeError:
+                    self._pending.clear()
+                    return
+                fn(value)
+        finally:
+            self._dispatching = False
+
+    def _watch_window(self) -> None:
+        """Stop the run when the window holding this widget closes."""
+        top = self.window()
+        if top is not self._watched and top is not self:
+            if self._watched is not None:
+                with contextlib.suppress(RuntimeError):
+                    self._watched.removeEventFilter(self._watcher)
+            top.installEventFilter(self._watcher)
+            self._watched = top
+
+    def _placeholder(self, run: _Run) -> np.ndarray:
+        """A blank plane of the output's shape, at the bottom of the contrast range."""
+        shape = [s for a, s in enumerate(run.plan.full_output_shape()) if a not in run.plan.stack_axes]
+        low = run.display.get("contrast_limits", (0.0, 1.0))[0]
+        return np.full(shape, low, dtype=np.float32)
 
     def stop(self) -> None:
         """Ask the worker to stop after the current iteration."""
@@ -434,16 +506,14 @@ class DipWidget(QWidget):
         run, worker = self._run, self._worker
         if run is None or worker is None:
             return
-        for sig, slot in ((worker.yielded, self._on_yielded), (worker.returned, self._on_returned),
-                          (worker.errored, self._on_errored), (worker.finished, self._on_finished)):
-            with contextlib.suppress(TypeError, RuntimeError):
-                sig.disconnect(slot)
-        run.request.stop.set()
-        worker.quit()
+        self._pending.clear()
+        self._dispatching = True  # ignore whatever the worker still sends
+        run.request.stop.set()  # the worker's generator sees it within one iteration and cleans up
         run.request.done.wait(timeout)
         self._close_progress(run)
         self._worker = None
         self._run = None
+        self._dispatching = False
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setText("Stop" if running else "Run")
@@ -544,8 +614,9 @@ class DipWidget(QWidget):
             run.preview_iteration = update.preview_iteration
             run.preview_plane = update.plane
             if run.live_preview:
-                self._show_preview(run, update)
-            if run.history_every and update.n_planes == 1 and update.iteration >= run.next_frame:
+                self._show_preview(run, update.preview, update.plane)
+            if (run.history_every and update.n_planes == 1 and update.iteration >= run.next_frame
+                    and update.iteration % run.history_every == 0):
                 self._add_history_frame(run, update)
 
     def _status_text(self, run: _Run, u: Update) -> str:
@@ -562,52 +633,57 @@ class DipWidget(QWidget):
     def _preview_name(self, run: _Run) -> str:
         return f"{run.source.name} [DIP {run.tag} preview]"
 
-    def _show_preview(self, run: _Run, u: Update) -> None:
-        data = run.plan.expand(u.preview)
-        geometry = run.plan.layer_geometry(at=run.plan.plane_index(u.plane))
+    def _show_preview(self, run: _Run, plane: np.ndarray, plane_index: int) -> None:
+        data = run.plan.expand(plane)
+        geometry = run.plan.layer_geometry(at=run.plan.plane_index(plane_index))
         layer = run.preview_layer
         if layer is None or layer not in self.viewer.layers:
             run.preview_layer = self.viewer.add_image(data, name=self._preview_name(run),
                                                       **run.display, **geometry)
             return
-        if layer.data.shape == data.shape:
-            limits = layer.contrast_limits
-            layer.data = data
-            if tuple(layer.contrast_limits) != tuple(limits):
-                layer.contrast_limits = limits
-        else:
-            layer.data = data
+        limits = tuple(layer.contrast_limits)
+        layer.data = data
+        if tuple(layer.contrast_limits) != limits:  # fixed limits: no flicker
+            layer.contrast_limits = limits
         if tuple(layer.translate) != tuple(geometry["translate"]):
             layer.translate = geometry["translate"]
+
+    def _history_stack(self, run: _Run, frames: list) -> np.ndarray:
+        stack = np.stack(frames)
+        if run.plan.stack_axes and frames[0].ndim < len(run.plan.shape):
+            stack = np.expand_dims(stack, tuple(a + 1 for a in run.plan.stack_axes))
+        return stack
+
+    def _create_history_layer(self, run: _Run, first_frame: np.ndarray, plane_index: int) -> None:
+        """A stack layer whose leading axis is the iteration (world coordinate = iteration)."""
+        g = run.plan.layer_geometry(at=run.plan.plane_index(plane_index))
+        geometry = {"scale": (float(run.history_every), *g["scale"]),
+                    "translate": (float(run.history_every), *g["translate"])}
+        if "axis_labels" in g:
+            geometry["axis_labels"] = ("iteration", *g["axis_labels"])
+        if "units" in g:
+            geometry["units"] = ("pixel", *g["units"])
+        meta = {"napari_dip": {"history_of": run.source.name, "task": run.tag,
+                               "every": run.history_every, "iterations": []}}
+        run.history_layer = self.viewer.add_image(
+            self._history_stack(run, [first_frame]), name=f"{run.source.name} [DIP {run.tag} history]",
+            metadata=meta, **run.display, **geometry)
+        self.keep_button.setEnabled(True)
 
     def _add_history_frame(self, run: _Run, u: Update) -> None:
         run.next_frame = u.iteration + run.history_every
         if len(run.history_frames) >= MAX_HISTORY_FRAMES:
             return
         run.history_frames.append(np.asarray(u.preview, dtype=np.float32))
-        stack = np.stack(run.history_frames)
-        stack = np.expand_dims(stack, tuple(a + 1 for a in run.plan.stack_axes)) \
-            if run.plan.stack_axes and u.preview.ndim < len(run.plan.shape) else stack
-        first = run.history_every  # frame i holds iteration (i + 1)·K: world coordinate = iteration
         layer = run.history_layer
         if layer is None or layer not in self.viewer.layers:
-            g = run.plan.layer_geometry(at=run.plan.plane_index(u.plane))
-            geometry = {"scale": (float(run.history_every), *g["scale"]),
-                        "translate": (float(first), *g["translate"])}
-            if "axis_labels" in g:
-                geometry["axis_labels"] = ("iteration", *g["axis_labels"])
-            if "units" in g:
-                geometry["units"] = ("pixel", *g["units"])
-            meta = {"napari_dip": {"history_of": run.source.name, "task": run.tag,
-                                   "every": run.history_every, "iterations": []}}
-            run.history_layer = self.viewer.add_image(stack, name=f"{run.source.name} [DIP {run.tag} "
-                                                      "history]", metadata=meta, **run.display, **geometry)
-            self.keep_button.setEnabled(True)
-        else:
-            limits = layer.contrast_limits
-            layer.data = stack
-            layer.contrast_limits = limits
-        run.history_layer.metadata["napari_dip"]["iterations"].append(int(u.iteration))
+            self._create_history_layer(run, run.history_frames[0], u.plane)
+            layer = run.history_layer
+        limits = tuple(layer.contrast_limits)
+        layer.data = self._history_stack(run, run.history_frames)
+        layer.contrast_limits = limits
+        layer.metadata["napari_dip"]["iterations"] = [
+            run.history_every * (i + 1) for i in range(len(run.history_frames))]
 
     def keep_frame(self) -> Any:
         """Copy the history frame the slider shows into a new layer; returns the layer."""
@@ -636,40 +712,56 @@ class DipWidget(QWidget):
             self._finish_stopped(run, value)
             return
         result = value
-        data = run.plan.expand(np.asarray(result.image))
         meta = dict(result.metadata())
         meta.update({"source_layer": run.source.name, "stopped_by_user": False,
                      "plane": self._plane_meta(run.plan)})
-        geometry = run.plan.layer_geometry(at=run.plan.index)
-        layer = self.viewer.add_image(data, name=f"{run.source.name} [DIP {run.tag}]",
-                                      metadata={"napari_dip": meta}, **run.display, **geometry)
-        self._remove_preview(run)
+        layer = self._result_layer(run, np.asarray(result.image), meta)
         stopped = result.stopped_at
         took = time.perf_counter() - run.started
         metrics = "".join(f" · {k.upper()} {v:.3f}" for k, v in result.metrics.items())
         self.status.setText(f"Done in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
                             f"{', per plane' if isinstance(stopped, list) else ''}){metrics}.")
-        self.result_layer = layer
 
     def _finish_stopped(self, run: _Run, stopped: Stopped) -> None:
         if run.preview is not None and run.plan.n_planes == 1:
-            data = run.plan.expand(np.asarray(run.preview))
-            meta = {"task": self.task, "settings": run.request.overrides | {"preset": run.request.label},
+            from .worker import build_config
+
+            meta = {"task": self.task, "settings": build_config(run.request).to_dict(),
                     "stopped_by_user": True, "stopped_at": run.preview_iteration,
                     "iterations_run": stopped.iteration, "source_layer": run.source.name,
                     "wall_time_s": round(time.perf_counter() - run.started, 3),
                     "plane": self._plane_meta(run.plan)}
-            geometry = run.plan.layer_geometry(at=run.plan.index)
-            layer = self.viewer.add_image(data, name=f"{run.source.name} [DIP {run.tag}]",
-                                          metadata={"napari_dip": meta}, **run.display, **geometry)
-            self.result_layer = layer
+            layer = self._result_layer(run, np.asarray(run.preview), meta)
             self.status.setText(f"Stopped at iteration {stopped.iteration}; kept the output of iteration "
                                 f"{run.preview_iteration} as '{layer.name}'.")
         else:
             self.status.setText(f"Stopped at iteration {stopped.iteration} of plane {stopped.plane + 1}; "
                                 "no result layer (not every plane was restored).")
             show_info(f"{self.title}: stopped; no result layer was made for '{run.source.name}'.")
-        self._remove_preview(run)
+            self._remove_preview(run)
+        self._remove_empty_history(run)
+
+    def _result_layer(self, run: _Run, image: np.ndarray, meta: dict) -> Any:
+        """The result as a layer: the preview layer becomes it when shapes agree (no new layer to
+        build on the main thread, no flicker); otherwise a new layer replaces the preview."""
+        data = run.plan.expand(image)
+        geometry = run.plan.layer_geometry(at=run.plan.index)
+        name = f"{run.source.name} [DIP {run.tag}]"
+        layer = run.preview_layer
+        if layer is not None and layer in self.viewer.layers and layer.data.shape == data.shape:
+            limits = tuple(layer.contrast_limits)
+            layer.data = data
+            layer.contrast_limits = limits
+            layer.translate = geometry["translate"]
+            layer.metadata = {"napari_dip": meta}
+            layer.name = name
+            run.preview_layer = None
+        else:
+            self._remove_preview(run)
+            layer = self.viewer.add_image(data, name=name, metadata={"napari_dip": meta}, **run.display,
+                                          **geometry)
+        self.result_layer = layer
+        return layer
 
     def _remove_preview(self, run: _Run) -> None:
         if run.preview_layer is not None and run.preview_layer in self.viewer.layers:
@@ -690,8 +782,16 @@ class DipWidget(QWidget):
         self.status.setText(msg)
         if run is not None:
             self._remove_preview(run)
+            self._remove_empty_history(run)
 
-    def _on_finished(self) -> None:
+    def _remove_empty_history(self, run: _Run) -> None:
+        layer = run.history_layer
+        if layer is not None and not run.history_frames and layer in self.viewer.layers:
+            self.viewer.layers.remove(run.history_layer)
+            run.history_layer = None
+            self.keep_button.setEnabled(False)
+
+    def _on_finished(self, _: Any = None) -> None:
         run = self._run
         if run is not None:
             self._close_progress(run)
@@ -707,13 +807,7 @@ class DipWidget(QWidget):
             run.progress_bar = None
 
     def showEvent(self, event) -> None:
-        # watch the top-level window (napari's main window when docked) so closing it stops a run
-        top = self.window()
-        if top is not self._watched and top is not self:
-            if self._watched is not None:
-                self._watched.removeEventFilter(self._watcher)
-            top.installEventFilter(self._watcher)
-            self._watched = top
+        self._watch_window()
         super().showEvent(event)
 
     def closeEvent(self, event) -> None:

@@ -1,0 +1,509 @@
+"""The napari plugin end to end: widgets from the manifest, runs, results, refusals, sample data.
+
+Runs under Xvfb (pytest-xvfb). Images are tiny and networks narrow so the file stays quick on a
+slow CPU.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from napari.utils.notifications import notification_manager
+
+pytestmark = pytest.mark.gui
+
+PLUGIN = "napari-dip"
+RUN_TIMEOUT_MS = 90_000
+
+
+def tiny(widget, iterations: int = 20, preview_every: int = 5) -> None:
+    """Small, quick settings (the preset switches to custom)."""
+    widget.advanced["channels"].value = "8, 8, 8"
+    widget.advanced["iterations"].value = iterations
+    widget.advanced["preview_every"].value = preview_every
+
+
+def smooth_image(shape=(32, 32), seed=0) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    clean = 100 + 80 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    return (clean + np.random.default_rng(seed).normal(0, 10, shape)).astype(np.float32)
+
+
+def open_widget(viewer, name: str):
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    widget.reset_choices()
+    return widget
+
+
+def run_to_end(qtbot, widget) -> None:
+    assert widget.start(), widget.status.text()
+    assert widget.running
+    assert widget.run_button.text() == "Stop"
+    qtbot.waitUntil(lambda: not widget.running, timeout=RUN_TIMEOUT_MS)
+    assert widget.run_button.text() == "Run"
+    assert widget.inputs.enabled
+
+
+class Notes:
+    """Notifications dispatched since creation."""
+
+    def __init__(self) -> None:
+        self.start = len(notification_manager.records)
+
+    @property
+    def new(self) -> list:
+        return notification_manager.records[self.start:]
+
+    def errors(self) -> list[str]:
+        return [str(n.message) for n in self.new if str(n.severity).lower().endswith("error")]
+
+
+# ----------------------------------------------------------------------------------------------
+# each task end to end
+
+
+def test_denoise_end_to_end_with_reference(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    noisy = smooth_image()
+    layer = viewer.add_image(noisy, name="noisy", scale=(0.5, 2.0), translate=(10.0, -3.0),
+                             units=("um", "um"), axis_labels=("y", "x"))
+    ref = viewer.add_image(smooth_image(seed=1), name="truth")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    w.reference.value = ref
+    tiny(w)
+    assert w.preset.value == "custom"
+    run_to_end(qtbot, w)
+
+    result = viewer.layers["noisy [DIP denoise]"]
+    assert result.data.shape == noisy.shape
+    assert result.data.dtype == np.float32
+    np.testing.assert_allclose(result.scale, layer.scale)
+    np.testing.assert_allclose(result.translate, layer.translate)
+    assert tuple(result.axis_labels) == ("y", "x")
+    assert [str(u) for u in result.units] == [str(u) for u in layer.units]
+    meta = result.metadata["napari_dip"]
+    assert meta["task"] == "denoise"
+    assert meta["settings"]["iterations"] == 20
+    assert meta["settings"]["channels"] == [8, 8, 8]
+    assert meta["iterations_run"] == 20
+    assert meta["source_layer"] == "noisy"
+    assert "psnr" in meta["metrics"] and np.isfinite(meta["metrics"]["psnr"])
+    # the input is never modified, the preview layer is gone, the live plot got every iteration
+    np.testing.assert_array_equal(layer.data, noisy)
+    assert "noisy [DIP denoise preview]" not in viewer.layers
+    assert w.plot.iterations == list(range(1, 21))
+    assert all(np.isfinite(w.plot.series("psnr")))
+    assert "Done" in w.status.text()
+
+
+def test_inpaint_end_to_end_with_labels(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    img = smooth_image((32, 40))
+    defects = np.zeros((32, 40), np.uint8)
+    defects[10:14, 5:30] = 1
+    defects[20:22, 8:12] = 3
+    img_damaged = img.copy()
+    img_damaged[defects > 0] = 0
+    layer = viewer.add_image(img_damaged, name="damaged", scale=(2, 2))
+    viewer.add_labels(defects, name="defects", scale=(2, 2))
+    w = open_widget(viewer, "Inpaint")
+    w.image.value = layer
+    assert w.mask.value is viewer.layers["defects"]
+    tiny(w)
+    run_to_end(qtbot, w)
+    result = viewer.layers["damaged [DIP inpaint]"]
+    assert result.data.shape == (32, 40)
+    np.testing.assert_allclose(result.scale, (2, 2))
+    assert result.metadata["napari_dip"]["task"] == "inpaint"
+    # the holes were filled with something other than the painted-over zeros
+    assert float(result.data[defects > 0].mean()) > 20
+
+
+def test_super_resolution_geometry(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    low = smooth_image((16, 16))
+    layer = viewer.add_image(low, name="low", scale=(4.0, 2.0), translate=(1.0, 5.0))
+    w = open_widget(viewer, "Super-resolution")
+    w.image.value = layer
+    w.factor.value = 2
+    tiny(w, iterations=10)
+    run_to_end(qtbot, w)
+    result = viewer.layers["low [DIP super-resolution ×2]"]
+    assert result.data.shape == (32, 32)
+    np.testing.assert_allclose(result.scale, (2.0, 1.0))
+    # output pixels tile the input pixels: origin moved by -(f - 1)/2 new pixels
+    np.testing.assert_allclose(result.translate, (1.0 - 0.5 * 2.0, 5.0 - 0.5 * 1.0))
+    # world extents of input and output coincide
+    lo_in = np.asarray(layer.translate) - np.asarray(layer.scale) / 2
+    lo_out = np.asarray(result.translate) - np.asarray(result.scale) / 2
+    np.testing.assert_allclose(lo_in, lo_out)
+    hi_in = lo_in + np.asarray(layer.scale) * 16
+    hi_out = lo_out + np.asarray(result.scale) * 32
+    np.testing.assert_allclose(hi_in, hi_out)
+    assert result.metadata["napari_dip"]["task"] == "sr"
+
+
+def test_deblur_gaussian_and_psf_layer(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="blurry")
+    w = open_widget(viewer, "Deblur")
+    w.image.value = layer
+    assert w.psf_layer.value is None
+    w.sigma.value = 1.2
+    tiny(w, iterations=10)
+    run_to_end(qtbot, w)
+    result = viewer.layers["blurry [DIP deblur]"]
+    assert result.data.shape == (32, 32)
+    assert result.metadata["napari_dip"]["task"] == "deblur"
+
+    # a PSF given as an Image layer
+    psf = np.zeros((5, 5), np.float32)
+    psf[1:4, 1:4] = 1
+    viewer.add_image(psf, name="psf")
+    w.reset_choices()
+    w.image.value = layer
+    w.psf_layer.value = viewer.layers["psf"]
+    run_to_end(qtbot, w)
+    assert len([ly for ly in viewer.layers if ly.name.startswith("blurry [DIP deblur]")]) == 2
+
+
+def test_fuse_end_to_end(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    a = viewer.add_image(smooth_image(seed=3), name="a", scale=(3, 3))
+    viewer.add_image(smooth_image(seed=4)[::-1].copy(), name="b", scale=(3, 3))
+    w = open_widget(viewer, "Fuse")
+    w.image.value = a
+    w.reset_choices()
+    assert w.second.value is viewer.layers["b"]
+    tiny(w, iterations=10)
+    run_to_end(qtbot, w)
+    result = viewer.layers["a [DIP fuse]"]
+    assert result.data.shape == (32, 32)
+    np.testing.assert_allclose(result.scale, (3, 3))
+    assert result.metadata["napari_dip"]["task"] == "fuse"
+
+
+def test_rgb_image_keeps_colour_axis(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 24, 3)).astype(np.uint8)
+    layer = viewer.add_image(rgb, name="rgb", rgb=True)
+    assert layer.rgb
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=8, preview_every=4)
+    run_to_end(qtbot, w)
+    result = viewer.layers["rgb [DIP denoise]"]
+    assert result.rgb and result.data.shape == (24, 24, 3)
+
+
+# ----------------------------------------------------------------------------------------------
+# stacks
+
+
+def test_stack_current_plane_and_all_planes(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    stack = np.stack([smooth_image(seed=s) for s in range(3)])
+    layer = viewer.add_image(stack, name="stack", scale=(5.0, 1.0, 1.0))
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=6, preview_every=3)
+    assert w.stack_mode.enabled
+
+    viewer.dims.set_current_step(0, 2)
+    w.stack_mode.value = "current plane"
+    run_to_end(qtbot, w)
+    one = viewer.layers["stack [DIP denoise]"]
+    assert one.data.shape == (1, 32, 32)
+    np.testing.assert_allclose(one.translate, (10.0, 0.0, 0.0))  # sits on plane 2 in the world
+    assert one.metadata["napari_dip"]["plane"] == [2]
+
+    w.stack_mode.value = "all planes"
+    run_to_end(qtbot, w)
+    every = [ly for ly in viewer.layers if ly.name.startswith("stack [DIP denoise]")][-1]
+    assert every is not one and every.data.shape == (3, 32, 32)
+    np.testing.assert_allclose(every.scale, (5.0, 1.0, 1.0))
+    assert every.metadata["napari_dip"]["plane"] == "all"
+    assert len(every.metadata["napari_dip"]["stopped_at"]) == 3
+
+
+# ----------------------------------------------------------------------------------------------
+# stop, errors, closing, responsiveness
+
+
+def test_stop_keeps_current_output_and_reenables_controls(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="img")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=5000, preview_every=2)
+    w.history_every.value = 2
+    assert w.start()
+    assert not w.inputs.enabled and not w.advanced_box.enabled
+    preview = w._run.preview_layer  # made at start, then updated in place
+    assert preview is not None and preview in viewer.layers
+    qtbot.waitUntil(lambda: w._run.preview_iteration is not None, timeout=RUN_TIMEOUT_MS)
+    first = w._run.preview_iteration
+    qtbot.waitUntil(lambda: w._run.preview_iteration >= first + 4, timeout=RUN_TIMEOUT_MS)
+    assert w._run.preview_layer is preview  # updated in place, not re-created
+    limits = tuple(preview.contrast_limits)
+    w.run_button.click()  # the Run button is the Stop button while running
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    assert tuple(preview.contrast_limits) == limits
+    result = viewer.layers["img [DIP denoise]"]
+    meta = result.metadata["napari_dip"]
+    assert meta["stopped_by_user"] is True
+    assert meta["iterations_run"] < 5000
+    assert w.run_button.text() == "Run" and w.run_button.isEnabled()
+    assert w.inputs.enabled and w.advanced_box.enabled
+    assert "Stopped" in w.status.text()
+    # the preview layer became the result (renamed, data replaced): no other layer was added
+    assert [ly.name for ly in viewer.layers] == ["img", "img [DIP denoise]", "img [DIP denoise history]"]
+    assert "img [DIP denoise preview]" not in viewer.layers
+    # history: a frame every 2 iterations, kept as a layer on request
+    hist = viewer.layers["img [DIP denoise history]"]
+    n = hist.data.shape[0]
+    assert n >= 2 and hist.data.shape[1:] == (32, 32)
+    assert hist.metadata["napari_dip"]["iterations"] == list(range(2, 2 * n + 1, 2))
+    np.testing.assert_allclose(hist.scale[0], 2)  # the slider's world coordinate is the iteration
+    kept = w.keep_frame()
+    assert kept is not None and kept.data.shape == (32, 32)
+    assert kept.metadata["napari_dip"]["iteration"] in hist.metadata["napari_dip"]["iterations"]
+
+
+def test_engine_error_becomes_notification(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    bad = smooth_image()
+    bad[3, 3] = np.nan
+    layer = viewer.add_image(bad, name="has-nan")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w)
+    notes = Notes()
+    run_to_end(qtbot, w)
+    errors = notes.errors()
+    assert any("has-nan" in e and "NaN" in e for e in errors), errors
+    assert [ly.name for ly in viewer.layers] == ["has-nan"]
+    assert w.run_button.isEnabled()
+
+
+def test_closing_viewer_mid_run_stops_worker(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="img")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=5000, preview_every=2)
+    assert w.start()
+    request = w._run.request
+    qtbot.waitUntil(lambda: w._run is not None and w._run.last is not None, timeout=RUN_TIMEOUT_MS)
+    t0 = time.perf_counter()
+    viewer.close()
+    assert request.done.wait(30)
+    assert request.stop.is_set()
+    assert time.perf_counter() - t0 < 30
+    assert not w.running
+
+
+def test_viewer_stays_responsive_during_a_run(make_napari_viewer, qtbot):
+    from qtpy.QtCore import QTimer
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image((48, 48)), name="img")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=40, preview_every=2)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    assert w.start()  # builds the preview layer (a one-off cost), then the run goes
+    timer.start()
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 10
+    assert gaps.max() - 0.05 < 0.2, f"the main thread was blocked for {gaps.max():.3f} s"
+
+
+# ----------------------------------------------------------------------------------------------
+# refused combinations: a notification naming the layer, no exception, no run
+
+
+def _refused(widget, *needles: str) -> None:
+    notes = Notes()
+    assert widget.start() is False
+    assert not widget.running
+    errors = notes.errors()
+    assert len(errors) == 1, errors
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_refuses_mask_problems(make_napari_viewer):
+    viewer = make_napari_viewer()
+    img = viewer.add_image(smooth_image(), name="photo")
+    w = open_widget(viewer, "Inpaint")
+    w.image.value = img
+    tiny(w)
+    _refused(w, "Labels")  # no Labels layer at all
+    wrong = viewer.add_labels(np.ones((30, 32), np.uint8), name="wrong-shape")
+    w.reset_choices()
+    w.mask.value = wrong
+    _refused(w, "wrong-shape", "(30, 32)")
+    empty = viewer.add_labels(np.zeros((32, 32), np.uint8), name="empty")
+    w.reset_choices()
+    w.mask.value = empty
+    _refused(w, "empty", "no pixel to fill")
+    shifted = np.zeros((32, 32), np.uint8)
+    shifted[3:5, 3:5] = 1
+    moved = viewer.add_labels(shifted, name="moved", translate=(4, 0))
+    w.reset_choices()
+    w.mask.value = moved
+    _refused(w, "moved", "line up")
+    full = viewer.add_labels(np.ones((32, 32), np.uint8), name="full")
+    w.reset_choices()
+    w.mask.value = full
+    _refused(w, "full", "every pixel")
+
+
+def test_refuses_fusion_mismatch(make_napari_viewer):
+    viewer = make_napari_viewer()
+    a = viewer.add_image(smooth_image(), name="mri")
+    w = open_widget(viewer, "Fuse")
+    w.image.value = a
+    tiny(w)
+    w.second.value = a
+    _refused(w, "mri", "two different layers")
+    small = viewer.add_image(smooth_image((24, 24)), name="pet-small")
+    w.reset_choices()
+    w.second.value = small
+    _refused(w, "pet-small", "do not match")
+    scaled = viewer.add_image(smooth_image(), name="pet-scaled", scale=(2, 2))
+    w.reset_choices()
+    w.second.value = scaled
+    _refused(w, "pet-scaled", "line up")
+
+
+def test_refuses_stack_without_plane(make_napari_viewer):
+    viewer = make_napari_viewer()
+    stack = viewer.add_image(np.stack([smooth_image(seed=s) for s in range(3)]), name="zstack")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = stack
+    w.stack_mode.value = "current plane"
+    tiny(w)
+    viewer.dims.ndisplay = 3
+    _refused(w, "zstack", "3D")
+    viewer.dims.ndisplay = 2
+    viewer.dims.order = (1, 0, 2)  # shows (z, x): no (y, x) plane chosen
+    _refused(w, "zstack", "axes")
+
+
+def test_refuses_bad_reference_and_settings(make_napari_viewer):
+    viewer = make_napari_viewer()
+    img = viewer.add_image(smooth_image(), name="img")
+    ref = viewer.add_image(smooth_image((16, 16)), name="small-ref")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = img
+    w.reference.value = ref
+    tiny(w)
+    _refused(w, "small-ref", "(16, 16)")
+    w.reference.value = None
+    w.advanced["channels"].value = "eight"
+    _refused(w, "channels")
+    w.advanced["channels"].value = "8, 8"
+    sr = open_widget(viewer, "Super-resolution")
+    tiny_img = viewer.add_image(np.random.rand(6, 6).astype(np.float32), name="tiny")
+    sr.reset_choices()
+    sr.image.value = tiny_img
+    _refused(sr, "tiny", "8×8")
+    assert len(viewer.layers) == 3  # nothing was added
+
+
+# ----------------------------------------------------------------------------------------------
+# settings, sample data, manifest
+
+
+def test_settings_persist_and_reset(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, "Deblur")
+    assert w.preset.value == "fast"
+    w.advanced["iterations"].value = 1234
+    w.sigma.value = 2.5
+    w.history_every.value = 50
+    assert w.preset.value == "custom"
+    w2 = type(w)(viewer)
+    assert w2.preset.value == "custom"
+    assert w2.advanced["iterations"].value == 1234
+    assert w2.sigma.value == 2.5
+    assert w2.history_every.value == 50
+    w2.preset.value = "paper"
+    assert w2.advanced["channels"].value == "128, 128, 128, 128, 128"
+    w2.reset_button.click()
+    assert w2.preset.value == "fast"
+    assert w2.sigma.value == 1.5
+    assert w2.history_every.value == 0
+    assert w2.advanced["channels"].value == "32, 32, 32, 32, 32"
+    w3 = type(w)(viewer)
+    assert w3.preset.value == "fast" and w3.advanced["iterations"].value == 3000
+    w2.deleteLater()
+    w3.deleteLater()
+
+
+def test_device_choices_are_present_devices(make_napari_viewer):
+    from napari_dip.core.device import available_devices
+
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, "Denoise")
+    assert list(w.device.choices) == ["auto", *available_devices()]
+
+
+@pytest.mark.parametrize(
+    ("key", "kinds"),
+    [("noisy", ["image", "image"]), ("masked", ["image", "image", "labels"]),
+     ("lowres", ["image", "image"]), ("blurred", ["image", "image"]), ("pair", ["image", "image"])],
+)
+def test_sample_data_opens(make_napari_viewer, key, kinds):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, key)
+    assert [type(ly).__name__.lower() for ly in viewer.layers] == kinds
+    for ly in viewer.layers:
+        assert max(ly.data.shape[:2]) <= 256
+    if key == "masked":
+        labels = viewer.layers["defects"]
+        assert labels.data.any() and not labels.data.all()
+    if key == "lowres":
+        low = viewer.layers["astronaut (low-res ×4)"]
+        np.testing.assert_allclose(low.scale, (4, 4))
+
+
+def test_sample_then_widget_defaults(make_napari_viewer):
+    """Opening a sample then a widget selects sensible layers without user input."""
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "masked")
+    w = open_widget(viewer, "Inpaint")
+    w.image.value = viewer.layers["chelsea (damaged)"]
+    assert w.mask.value is viewer.layers["defects"]
+    viewer.open_sample(PLUGIN, "pair")
+    f = open_widget(viewer, "Fuse")
+    f.image.value = viewer.layers["hematoxylin"]
+    f.reset_choices()
+    assert f.second.value is not f.image.value
+
+
+def test_npe2_validate():
+    proc = subprocess.run([sys.executable, "-m", "npe2", "validate", PLUGIN], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "valid" in (proc.stdout + proc.stderr).lower()
+
+
+def test_widget_module_does_not_import_torch():
+    code = ("import sys; import napari_dip._napari.widgets, napari_dip._napari.sample_data; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
