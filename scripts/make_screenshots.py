@@ -27,7 +27,7 @@ TASKS = {
     "denoise": ("Denoise", "noisy", "cameraman (noisy σ=25)", {"reference": "cameraman (clean)"}),
     "inpaint": ("Inpaint", "masked", "chelsea (damaged)", {"mask": "defects"}),
     "super-resolution": ("Super-resolution", "lowres", "astronaut (low-res ×4)", {"factor": 4}),
-    "deblur": ("Deblur", "blurred", "cells (blurred, σ=2)", {"sigma": 2.0}),
+    "deblur": ("Deblur", "blurred", "coins (blurred, σ=2)", {"sigma": 2.0}),
     "fuse": ("Fuse", "pair", "hematoxylin", {"second": "DAB"}),
 }
 
@@ -87,10 +87,7 @@ def shoot(task: str, iterations: int) -> Path:
     for layer in viewer.layers:  # show input and result side by side
         if layer.name.endswith("(clean)") or layer.name.endswith("(sharp)"):
             layer.visible = False
-    viewer.grid.enabled = task != "fuse"
-    if task == "fuse":
-        viewer.layers[image_name].visible = False
-        viewer.layers[extra["second"]].visible = False
+    viewer.grid.enabled = True
     process(app, 0.3)
     viewer.reset_view()
     process(app, 0.5)

@@ -75,15 +75,15 @@ def lowres_sample() -> list[tuple]:
 
 
 def blurred_sample() -> list[tuple]:
-    """Fluorescence-like cells (192×192) blurred with a Gaussian PSF of sigma 2, slight noise."""
+    """Coins (160×208) blurred with a Gaussian PSF of sigma 2 pixels, with slight noise."""
     from skimage import data
 
     from ..core.degrade import blur, gaussian_noise
 
-    clean = _resize(data.cell()[100:484, 80:464], (192, 192))
+    clean = _resize(data.coins()[:, :384], (160, 208))
     blurred = np.clip(gaussian_noise(blur(clean.astype(np.float32), sigma=2.0), 2.0, seed=SEED), 0, 255)
-    return [_reference(clean, "cells (sharp)", contrast_limits=(0, 255)),
-            (blurred, {"name": "cells (blurred, σ=2)", "contrast_limits": (0, 255),
+    return [_reference(clean, "coins (sharp)", contrast_limits=(0, 255)),
+            (blurred, {"name": "coins (blurred, σ=2)", "contrast_limits": (0, 255),
                        "metadata": {"degradation": "gaussian blur sigma 2 px, noise sigma 2",
                                     "psf_sigma": 2.0}},
              "image")]

@@ -369,6 +369,7 @@ class DipWidget(QWidget):
         """Refresh the layer lists (napari calls this when layers are added, removed or renamed)."""
         self.inputs.reset_choices()
         self._after_reset_choices()
+        self._on_image_changed()
 
     def _after_reset_choices(self) -> None:
         pass
@@ -962,6 +963,15 @@ class FuseWidget(DipWidget):
             others = [v for _, v in _image_layers(self.second) if v is not self.image.value]
             if others:
                 self.second.value = others[0]
+
+    @staticmethod
+    def _display_kwargs(layer) -> dict:
+        # the fused image is neither source: neutral grey rather than the first layer's colours
+        out = DipWidget._display_kwargs(layer)
+        if not layer.rgb:
+            out["colormap"] = "gray"
+        out["blending"] = "translucent"
+        return out
 
     def _task_kwargs(self, plan: Plan) -> dict:
         a, b = self.image.value, self.second.value
