@@ -16,12 +16,14 @@ _LAZY = {
     "denoise": "api", "inpaint": "api", "super_resolve": "api", "deblur": "api", "fuse": "api",
     "restore_iter": "api", "Result": "api", "Config": "core.config", "PRESETS": "core.config",
     "gaussian_psf": "core.operators", "available_devices": "core.device",
+    "batch": "batch",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
     from .api import Result, deblur, denoise, fuse, inpaint, restore_iter, super_resolve
+    from .batch import batch
     from .core.config import PRESETS, Config
     from .core.device import available_devices
     from .core.operators import gaussian_psf

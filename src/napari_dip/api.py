@@ -236,6 +236,7 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
     out_planes = []
     fits = []
     state = None
+    y_prev = None
     n = layout.n_planes
     for i in range(n):
         y = torch.from_numpy(norm.forward(planes[i:i + 1]))
@@ -258,6 +259,12 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
         else:
             objective = ops.DataFidelity(ops.Identity(), y, cfg.loss)
             guide = torch.from_numpy(guide_planes[i:i + 1])
+        if cfg.temporal_weight > 0 and out_planes:  # issue 6: optional anti-flicker term
+            from .core.stacks import temporal_consistency
+
+            objective = temporal_consistency(objective, torch.from_numpy(out_planes[-1][None]),
+                                             cfg.temporal_weight, y, y_prev)
+        y_prev = y
         problem = Problem(objective, y.shape[1], hw, guide,
                           None if ref_planes is None else torch.from_numpy(ref_planes[i:i + 1]))
         gen = fit(problem, cfg, plane=i, n_planes=n,

@@ -1,4 +1,4 @@
-"""Command line: ``napari-dip denoise|inpaint|sr|deblur|fuse|demo``."""
+"""Command line: ``napari-dip denoise|inpaint|sr|deblur|fuse|demo|batch``."""
 
 from __future__ import annotations
 
@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default="denoise,inpaint,sr,deblur,fuse")
     p.add_argument("--device")
     p.add_argument("--quiet", action="store_true")
+    from .batch import add_parser as add_batch_parser  # issue 6: napari-dip batch
+
+    add_batch_parser(sub)
     return ap
 
 
@@ -133,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(Path(args.output), size=args.size, iterations=args.iterations,
                      tasks=args.tasks.split(","), device=args.device, quiet=args.quiet)
             return 0
+        if args.command == "batch":  # issue 6
+            from .batch import main as batch_main
+
+            return batch_main(args)
         return _restore(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"napari-dip: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -35,6 +35,12 @@ class Config:
         ``stop_output`` = ``"average"`` returns the exponentially averaged output when the rule fires
         (it averages the iterates after the variance minimum, measured better by 0.2–0.8 dB) or
         ``"minimum"`` the output at the variance minimum (ES-WMV as published).
+    Stacks and time-lapses (``restore_iter(..., warm_start=True)``)
+        A warm-started plane starts from the previous plane's weights, input code and output (the
+        averaged output is seeded with it), so it is nearly fitted already: its stop rule uses
+        ``warm_min_iterations`` and ``warm_stop_patience`` instead of ``min_iterations`` and
+        ``stop_patience``. ``temporal_weight`` > 0 adds a term pulling each plane towards the
+        previous plane's result where the data did not change (less flicker; 0 disables).
     Hardware
         ``device`` (auto, cpu, cuda, mps or e.g. cuda:1), ``precision`` (float32, bfloat16,
         float16 autocast, or auto: bfloat16 where the hardware has it natively), ``channels_last``
@@ -62,6 +68,9 @@ class Config:
     stop_patience: int = 200
     min_iterations: int = 100
     stop_output: str = "average"
+    warm_min_iterations: int = 0
+    warm_stop_patience: int = 50
+    temporal_weight: float = 0.0
     device: str = "auto"
     precision: str = "float32"
     channels_last: bool = False
@@ -96,7 +105,8 @@ class Config:
             problems.append(f"device must be one of {DEVICES} (or cuda:N), not {self.device!r}")
         for name, lo in (("iterations", 1), ("stop_window", 2), ("stop_patience", 1),
                          ("preview_every", 1), ("ssim_every", 1), ("input_channels", 1),
-                         ("min_iterations", 0), ("resnet_blocks", 1)):
+                         ("min_iterations", 0), ("resnet_blocks", 1),
+                         ("warm_min_iterations", 0), ("warm_stop_patience", 1)):
             if int(getattr(self, name)) < lo:
                 problems.append(f"{name} must be at least {lo}, not {getattr(self, name)!r}")
         if not self.lr > 0:
@@ -105,6 +115,8 @@ class Config:
             problems.append(f"ema must be in [0, 1), not {self.ema!r}")
         if self.reg_noise_std < 0 or self.input_scale <= 0:
             problems.append("reg_noise_std must be >= 0 and input_scale > 0")
+        if not self.temporal_weight >= 0:
+            problems.append(f"temporal_weight must be >= 0, not {self.temporal_weight!r}")
         if self.threads is not None and self.threads < 1:
             problems.append(f"threads must be positive or None, not {self.threads!r}")
         if problems:

@@ -132,8 +132,10 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
         init_state: dict | None = None) -> Gen[Progress, None, FitResult]:
     """Fit a DIP network to ``problem``; yield :class:`Progress`, return :class:`FitResult`.
 
-    ``init_state`` (a previous :class:`FitResult`'s ``state``: network weights and input code)
-    warm-starts the fit, e.g. from the neighbouring frame of a time-lapse.
+    ``init_state`` (a previous :class:`FitResult`'s ``state``: network weights, input code and
+    output) warm-starts the fit, e.g. from the neighbouring frame of a time-lapse: the averaged
+    output starts from the previous output and the stop rule uses ``config.warm_min_iterations``
+    and ``config.warm_stop_patience``, so a nearly fitted plane ends early.
     """
     t0 = time.perf_counter()
     configure_threads(config.threads)
@@ -159,8 +161,10 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     reference = problem.reference.to(device).float() if problem.reference is not None else None
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    stop = make_stopping_rule(config.stop, config.stop_window, config.stop_patience,
-                              config.min_iterations)
+    warm = init_state is not None
+    stop = make_stopping_rule(config.stop, config.stop_window,
+                              config.warm_stop_patience if warm else config.stop_patience,
+                              config.warm_min_iterations if warm else config.min_iterations)
 
     history: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": []}
     if reference is not None:
@@ -168,6 +172,9 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
         history["ssim"] = []
     returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     avg: torch.Tensor | None = None
+    prev = init_state.get("output") if warm else None
+    if prev is not None and config.ema > 0 and tuple(prev.shape[-2:]) == tuple(problem.out_hw):
+        avg = prev.to(device).float().clone()  # warm start: average on from the previous output
     best_loss = math.inf
     snapshot = None
     stopped_early = False
@@ -235,7 +242,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
             final, stopped_at = stop.best_output, stop.best_iteration
         output = final.clamp(0, 1)[0].float().cpu().numpy()
         state = {"net": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-                 "z": z.detach().cpu().clone()}
+                 "z": z.detach().cpu().clone(), "output": final.detach().float().cpu().clone()}
         return FitResult(output, stopped_at, iteration, stopped_early, history,
                          time.perf_counter() - t0, str(device),
                          str(amp_dtype).replace("torch.", "") if amp_dtype else "float32", state)
