@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from _images import TINY
 from napari_dip.core import operators as ops
 from napari_dip.core.config import Config
 from napari_dip.core.fit import Problem, fit, run
 from napari_dip.core.stopping import WindowedVariance
-
-from _images import TINY
 
 
 def _problem(seed=0, size=24):

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="corrupt bundled images, restore them with every task, report")
     p.add_argument("-o", "--output", default="napari-dip-demo", help="output folder")
     p.add_argument("--size", type=int, default=128, help="side of the demo crops (pixels)")
-    p.add_argument("--iterations", type=int, help="iteration budget per task")
+    p.add_argument("--iterations", type=int, default=1000,
+                   help="iteration budget per task (default 1000; the automatic stop may end sooner)")
     p.add_argument("--tasks", default="denoise,inpaint,sr,deblur,fuse")
     p.add_argument("--device")
     p.add_argument("--quiet", action="store_true")

@@ -206,7 +206,7 @@ class Normalizer:
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             out = np.clip(np.rint(out), info.min, info.max)
-        elif dtype == bool:
+        elif dtype.kind == "b":
             out = out > 0.5
         return out.astype(dtype)
 

@@ -1,0 +1,132 @@
+import json
+
+import numpy as np
+import pytest
+
+import napari_dip as nd
+from _images import TINY, astronaut_crop, camera_crop
+from napari_dip.cli import main
+from napari_dip.core import degrade
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, napari_dip; assert 'torch' not in sys.modules; print('ok')"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "ok\n"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_denoise_shape_units_and_input_untouched(dtype):
+    img = (camera_crop(24).astype(np.float64) * (3000 / 255 if dtype == np.uint16 else 1)).astype(dtype)
+    if dtype == np.float32:
+        img = img / 255.0
+    before = img.copy()
+    res = nd.denoise(img, **TINY)
+    np.testing.assert_array_equal(img, before)
+    assert res.image.shape == img.shape and res.image.dtype == np.float32
+    # intensity units kept: the output lives in the input's range, not in [0, 1]
+    assert res.image.max() <= img.max() + 1e-3 and res.image.max() > 0.25 * img.max()
+    assert res.iterations_run == TINY["iterations"] and len(res.history["loss"]) == TINY["iterations"]
+    meta = res.metadata()
+    json.dumps(meta)
+    assert meta["settings"]["channels"] == [8, 8, 8] and meta["task"] == "denoise"
+
+
+def test_output_dtype_input():
+    img = camera_crop(24)
+    res = nd.denoise(img, output_dtype="input", **TINY)
+    assert res.image.dtype == np.uint8
+
+
+def test_rgb_rgba_multichannel_and_stack():
+    rgb = astronaut_crop(24)
+    assert nd.denoise(rgb, **TINY).image.shape == rgb.shape
+    rgba = np.concatenate([rgb, np.full((24, 24, 1), 200, np.uint8)], -1)
+    out = nd.denoise(rgba, **TINY).image
+    assert out.shape == rgba.shape and np.all(out[..., 3] == 200)  # alpha carried through
+    chans = np.stack([camera_crop(24), camera_crop(24, 10, 10)]).astype(np.uint16)
+    res = nd.denoise(chans, channel_axis=0, **TINY)
+    assert res.image.shape == chans.shape
+    stack = np.stack([camera_crop(24), camera_crop(24, 10, 10), camera_crop(24, 50, 50)])
+    res = nd.denoise(stack, **TINY)
+    assert res.image.shape == stack.shape and len(res.planes) == 3
+    assert isinstance(res.stopped_at, list) and len(res.history) == 3
+
+
+def test_superresolution_shape_and_reference():
+    hr = camera_crop(64)
+    lr = degrade.downsample(hr, 4)
+    res = nd.super_resolve(lr, 4, reference=hr, **TINY)
+    assert res.image.shape == (64, 64)
+    assert {"psnr", "ssim"} <= set(res.metrics) and len(res.history["psnr"]) == TINY["iterations"]
+    rgb = astronaut_crop(32)
+    assert nd.super_resolve(rgb, 2, **TINY).image.shape == (64, 64, 3)
+
+
+def test_inpaint_deblur_fuse_shapes():
+    img = camera_crop(32)
+    mask = degrade.random_mask(img.shape, 0.5, seed=0)
+    assert nd.inpaint(np.where(mask, img, 0), mask, **TINY).image.shape == img.shape
+    assert nd.deblur(img, 1.5, **TINY).image.shape == img.shape
+    assert nd.deblur(img, np.ones((3, 3)), **TINY).image.shape == img.shape
+    b = camera_crop(32, 10, 10)
+    assert nd.fuse(img, b, **TINY).image.shape == img.shape
+    rgb_guide = astronaut_crop(32)
+    assert nd.fuse(img, rgb_guide, mode="guided", **TINY).image.shape == img.shape
+
+
+def test_generator_preview_is_in_input_layout():
+    rgb = astronaut_crop(24)
+    gen = nd.restore_iter("denoise", rgb, **TINY)
+    first = next(gen)
+    assert first.preview.shape == (24, 24, 3)
+    assert first.preview.max() > 1.5  # in uint8 units, not [0, 1]
+    gen.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: nd.denoise(np.full((16, 16), np.nan)), "NaN"),
+        (lambda: nd.denoise(np.zeros((0, 16))), "empty"),
+        (lambda: nd.denoise(np.zeros((1, 1))), "at least"),
+        (lambda: nd.inpaint(np.zeros((16, 16)), np.ones((8, 8))), "mask has shape"),
+        (lambda: nd.inpaint(np.zeros((16, 16)), np.zeros((16, 16))), "no pixel as known"),
+        (lambda: nd.super_resolve(np.zeros((6, 6)), 4), "low-resolution image is 6×6"),
+        (lambda: nd.super_resolve(np.zeros((64, 64)), 5), "factor"),
+        (lambda: nd.fuse(np.zeros((16, 16)), np.zeros((16, 17))), "differ in shape"),
+        (lambda: nd.deblur(np.zeros((16, 16)), np.zeros((3, 3))), "PSF"),
+        (lambda: nd.denoise(np.zeros((16, 16)), reference=np.zeros((8, 8))), "reference"),
+        (lambda: nd.denoise(np.zeros((16, 16)), preset="slow"), "preset"),
+        (lambda: nd.denoise(np.zeros((16, 16)), device="tpu"), "device"),
+    ],
+)
+def test_bad_input_messages(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_cli_denoise_and_error(tmp_path):
+    import imageio.v3 as iio
+
+    src = tmp_path / "in.png"
+    iio.imwrite(src, camera_crop(24))
+    out = tmp_path / "out.tif"
+    args = ["--set", "channels=[8,8,8]", "--set", "skip_channels=[2,2,2]", "--iterations", "3", "--quiet"]
+    assert main(["denoise", str(src), "-o", str(out), *args]) == 0
+    import tifffile
+
+    assert tifffile.imread(out).shape == (24, 24)
+    png = tmp_path / "sr.png"
+    assert main(["sr", str(src), "--factor", "2", "-o", str(png), *args]) == 0
+    assert iio.imread(png).shape == (48, 48) and iio.imread(png).dtype == np.uint8
+    assert main(["denoise", str(tmp_path / "missing.png"), "-o", str(out)]) == 2
+
+
+def test_cli_demo(tmp_path):
+    assert main(["demo", "-o", str(tmp_path), "--size", "32", "--iterations", "3", "--quiet"]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [r["task"] for r in rows] == ["denoise", "inpaint", "sr", "deblur", "fuse"]
+    assert (tmp_path / "sr_dip.png").exists()
