@@ -130,3 +130,18 @@ def test_cli_demo(tmp_path):
     rows = json.loads((tmp_path / "results.json").read_text())
     assert [r["task"] for r in rows] == ["denoise", "inpaint", "sr", "deblur", "fuse"]
     assert (tmp_path / "sr_dip.png").exists()
+
+
+def test_stop_event_ends_after_current_iteration_with_a_result():
+    import threading
+
+    stop = threading.Event()
+    gen = nd.restore_iter("denoise", camera_crop(24), stop_event=stop, **{**TINY, "iterations": 500})
+    for _ in range(3):
+        next(gen)
+    stop.set()
+    with pytest.raises(StopIteration) as done:
+        next(gen)
+    res = done.value.value
+    assert res.stopped_by_user and res.iterations_run == 3 and res.image.shape == (24, 24)
+    assert res.metadata()["stopped_by_user"] is True

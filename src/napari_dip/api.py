@@ -55,6 +55,11 @@ class Result:
         return v[0] if len(v) == 1 else v
 
     @property
+    def stopped_by_user(self) -> bool:
+        """True when the run was ended by ``stop_event`` rather than by its stop rule or budget."""
+        return any(p.stopped_by_user for p in self.planes)
+
+    @property
     def iterations_run(self) -> int | list[int]:
         v = [p.iterations_run for p in self.planes]
         return v[0] if len(v) == 1 else v
@@ -86,6 +91,7 @@ class Result:
             "task": self.task,
             "settings": self.config.to_dict(),
             "stopped_at": self.stopped_at,
+            "stopped_by_user": self.stopped_by_user,
             "iterations_run": self.iterations_run,
             "wall_time_s": round(self.wall_time, 3),
             "seconds_per_iteration": round(self.seconds_per_iteration, 4),
@@ -163,6 +169,7 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
                  gradient_weight: float = 1.0, channel_axis: int | None = None,
                  rgb: bool | None = None, reference=None, output_dtype=None,
                  preset: str | None = "fast", config: Config | None = None, warm_start: bool = False,
+                 stop_event=None,
                  **settings: Any) -> Gen[Any, None, Result]:
     """Restore ``image`` for ``task``, yielding progress; returns a :class:`Result`.
 
@@ -170,7 +177,10 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
     :func:`super_resolve`, :func:`deblur`, :func:`fuse`; ``second`` is fusion's source b).
     Yields :class:`napari_dip.core.fit.Progress` after each iteration; its ``preview`` (every
     ``preview_every`` iterations) is one plane in the input's units and axis order. Closing the
-    generator stops the run within the current iteration. All checks run before any fitting.
+    generator stops the run within the current iteration. Setting ``stop_event`` (a
+    ``threading.Event``) instead ends the run after the current iteration and still returns a
+    :class:`Result` with the output reached so far (``stopped_by_user``; planes of a stack that were
+    never started are NaN). All checks run before any fitting.
     """
     import torch
 
@@ -268,7 +278,7 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
         problem = Problem(objective, y.shape[1], hw, guide,
                           None if ref_planes is None else torch.from_numpy(ref_planes[i:i + 1]))
         gen = fit(problem, cfg, plane=i, n_planes=n,
-                  init_state=state if warm_start else None)
+                  init_state=state if warm_start else None, stop_event=stop_event)
         try:
             while True:
                 progress = next(gen)
@@ -289,6 +299,9 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
         state = result.state
         fits.append(result)
         out_planes.append(result.output)
+        if result.stopped_by_user:  # planes never started are NaN in the result
+            out_planes += [np.full_like(result.output, np.nan)] * (n - i - 1)
+            break
 
     out = norm.inverse(np.stack(out_planes), resolve_output_dtype(output_dtype, arr.dtype))
     if alpha is not None and out_factor > 1:

@@ -239,9 +239,7 @@ class DipWidget(QWidget):
     # settings
     def _advanced_widgets(self) -> dict:
         from ..core.config import STOP_RULES
-        from ..core.device import PRECISIONS
-        from ..core.networks import NETWORKS
-        from ..core.operators import LOSSES
+        from ..core.options import LOSSES, NETWORKS, PRECISIONS
 
         fields = {
             "network": ComboBox(label="network", choices=list(NETWORKS)),
@@ -714,13 +712,13 @@ class DipWidget(QWidget):
             return
         result = value
         meta = dict(result.metadata())
-        meta.update({"source_layer": run.source.name, "stopped_by_user": False,
-                     "plane": self._plane_meta(run.plan)})
+        meta.update({"source_layer": run.source.name, "plane": self._plane_meta(run.plan)})
         layer = self._result_layer(run, np.asarray(result.image), meta)
         stopped = result.stopped_at
         took = time.perf_counter() - run.started
         metrics = "".join(f" · {k.upper()} {v:.3f}" for k, v in result.metrics.items())
-        self.status.setText(f"Done in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
+        verb = "Stopped" if result.stopped_by_user else "Done"
+        self.status.setText(f"{verb} in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
                             f"{', per plane' if isinstance(stopped, list) else ''}){metrics}.")
 
     def _finish_stopped(self, run: _Run, stopped: Stopped) -> None:

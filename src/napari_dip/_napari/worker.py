@@ -72,14 +72,17 @@ def restoration_steps(request: RunRequest):
         from ..api import restore_iter
 
         config = build_config(request)
-        steps = restore_iter(request.task, request.image, config=config, **request.kwargs)
+        steps = restore_iter(request.task, request.image, config=config, stop_event=request.stop,
+                             **request.kwargs)
         points: list = []
         last_sent = 0.0
         last_preview = None
         progress = None
         try:
             while True:
-                if request.stop.is_set():
+                # one plane: the engine sees the event, ends after this iteration and returns its
+                # Result; a stack stopped midway has no complete result to show
+                if request.stop.is_set() and (progress is None or progress.n_planes > 1):
                     return Stopped(progress.iteration if progress else 0, progress.plane if progress else 0)
                 try:
                     progress = next(steps)

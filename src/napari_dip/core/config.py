@@ -6,9 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .device import DEVICES, PRECISIONS
-from .networks import NETWORKS, UPSAMPLE_MODES, NetworkSpec
-from .operators import LOSSES
+from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, UPSAMPLE_MODES, NetworkSpec
 
 TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
 STOP_RULES = ("auto", "fixed")

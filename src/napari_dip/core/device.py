@@ -7,8 +7,9 @@ from functools import cache
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+from .options import DEVICES, PRECISIONS
+
+__all__ = ["DEVICES", "PRECISIONS"]
 
 
 def available_devices() -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 from collections.abc import Generator as Gen
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class FitResult:
     device: str = "cpu"
     precision: str = "float32"
     state: dict | None = field(default=None, repr=False)  # network weights and input code
+    stopped_by_user: bool = False
 
     @property
     def seconds_per_iteration(self) -> float:
@@ -129,7 +131,8 @@ def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
-        init_state: dict | None = None) -> Gen[Progress, None, FitResult]:
+        init_state: dict | None = None,
+        stop_event: threading.Event | None = None) -> Gen[Progress, None, FitResult]:
     """Fit a DIP network to ``problem``; yield :class:`Progress`, return :class:`FitResult`.
 
     ``init_state`` (a previous :class:`FitResult`'s ``state``: network weights, input code and
@@ -177,7 +180,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
         avg = prev.to(device).float().clone()  # warm start: average on from the previous output
     best_loss = math.inf
     snapshot = None
-    stopped_early = False
+    stopped_early = stopped_by_user = False
     iteration = 0
     try:
         for iteration in range(1, config.iterations + 1):
@@ -235,6 +238,9 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                            bool(spike), plane, n_planes)
             if stopped_early:
                 break
+            if stop_event is not None and stop_event.is_set():  # the user's Stop: keep this output
+                stopped_by_user = True
+                break
 
         if stop.best_output is None or (config.stop_output == "average" and config.ema > 0):
             final, stopped_at = candidate, iteration
@@ -245,7 +251,8 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                  "z": z.detach().cpu().clone(), "output": final.detach().float().cpu().clone()}
         return FitResult(output, stopped_at, iteration, stopped_early, history,
                          time.perf_counter() - t0, str(device),
-                         str(amp_dtype).replace("torch.", "") if amp_dtype else "float32", state)
+                         str(amp_dtype).replace("torch.", "") if amp_dtype else "float32", state,
+                         stopped_by_user)
     finally:
         del net, opt, objective, z
         if device.type == "cuda":

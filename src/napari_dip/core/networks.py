@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-NETWORKS = ("skip", "unet", "resnet", "deep_decoder")
-UPSAMPLE_MODES = ("nearest", "bilinear")
+from .options import NETWORKS, UPSAMPLE_MODES, NetworkSpec
+
+__all__ = ["NETWORKS", "UPSAMPLE_MODES", "Generator", "NetworkSpec"]
 
 
 def _act() -> nn.Module:
@@ -163,18 +163,6 @@ class DeepDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """What a network needs to be built; see :class:`napari_dip.core.config.Config`."""
-
-    kind: str = "skip"
-    channels: tuple[int, ...] = (128, 128, 128, 128, 128)
-    skip_channels: tuple[int, ...] = (4, 4, 4, 4, 4)
-    upsample: str = "bilinear"
-    input_channels: int = 32
-    resnet_blocks: int = 8
 
 
 class Generator(nn.Module):

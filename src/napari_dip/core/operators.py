@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
-SR_FACTORS = (2, 3, 4, 8)
+from .options import DOWNSAMPLE_KERNELS, LOSSES, SR_FACTORS
+
+__all__ = ["DOWNSAMPLE_KERNELS", "LOSSES", "SR_FACTORS"]
 MIN_LOW_RES = 8  # fewer low-resolution pixels than this per side leaves nothing to fit
 
 
@@ -207,7 +208,6 @@ class Convolution(Operator):
 # --------------------------------------------------------------------------------------------
 # losses and objectives
 
-LOSSES = ("mse", "l1", "poisson")
 
 
 def data_loss(pred: torch.Tensor, target: torch.Tensor, kind: str,

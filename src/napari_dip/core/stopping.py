@@ -62,12 +62,28 @@ class WindowedVariance:
         flat = output.detach().reshape(-1).float()
         if self._buffer is None:
             self._buffer = torch.empty((self.window, flat.numel()), device=flat.device)
-        self._buffer[self._count % self.window] = flat
+            self._mean = torch.zeros_like(flat)
+            self._m2 = torch.zeros_like(flat)
+        slot = self._count % self.window
+        # sliding-window Welford update: O(pixels) per step instead of O(window × pixels)
+        if self._count < self.window:
+            delta = flat - self._mean
+            self._mean += delta / (self._count + 1)
+            self._m2 += delta * (flat - self._mean)
+        else:
+            old = self._buffer[slot]
+            new_mean = self._mean + (flat - old) / self.window
+            self._m2 += (flat - old) * (flat - new_mean + old - self._mean)
+            self._mean = new_mean
+        self._buffer[slot] = flat
         self._count += 1
         if self._count < self.window:
             self.metric = float("nan")
             return False
-        self.metric = float(self._buffer.var(dim=0, unbiased=False).mean())
+        if self._count % (20 * self.window) == 0:  # wipe accumulated rounding now and then
+            self._mean = self._buffer.mean(dim=0)
+            self._m2 = self._buffer.var(dim=0, unbiased=False) * self.window
+        self.metric = float(self._m2.clamp_min(0).mean()) / self.window
         if iteration < self.min_iterations:
             return False
         if self.metric < self.best_metric:

@@ -1,0 +1,25 @@
+"""Names of the engine's options, free of torch so that settings and widgets load instantly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+NETWORKS = ("skip", "unet", "resnet", "deep_decoder")
+UPSAMPLE_MODES = ("nearest", "bilinear")
+LOSSES = ("mse", "l1", "poisson")
+DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
+SR_FACTORS = (2, 3, 4, 8)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What a network needs to be built; see :class:`napari_dip.core.config.Config`."""
+
+    kind: str = "skip"
+    channels: tuple[int, ...] = (128, 128, 128, 128, 128)
+    skip_channels: tuple[int, ...] = (4, 4, 4, 4, 4)
+    upsample: str = "bilinear"
+    input_channels: int = 32
+    resnet_blocks: int = 8
