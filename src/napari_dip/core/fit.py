@@ -165,15 +165,16 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     warm = init_state is not None
+    returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     stop = make_stopping_rule(config.stop, config.stop_window,
                               config.warm_stop_patience if warm else config.stop_patience,
-                              config.warm_min_iterations if warm else config.min_iterations)
+                              config.warm_min_iterations if warm else config.min_iterations,
+                              keep_output=not returns_last)  # no image copy per new minimum
 
     history: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": []}
     if reference is not None:
         history["psnr"] = []
         history["ssim"] = []
-    returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     avg: torch.Tensor | None = None
     prev = init_state.get("output") if warm else None
     if prev is not None and config.ema > 0 and tuple(prev.shape[-2:]) == tuple(problem.out_hw):
@@ -242,7 +243,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                 stopped_by_user = True
                 break
 
-        if stop.best_output is None or (config.stop_output == "average" and config.ema > 0):
+        if returns_last or stop.best_output is None:
             final, stopped_at = candidate, iteration
         else:
             final, stopped_at = stop.best_output, stop.best_iteration

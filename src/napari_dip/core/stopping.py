@@ -47,8 +47,10 @@ class WindowedVariance:
 
     name = "auto"
 
-    def __init__(self, window: int = 50, patience: int = 300, min_iterations: int = 100):
+    def __init__(self, window: int = 50, patience: int = 300, min_iterations: int = 100,
+                 keep_output: bool = True):
         self.window = int(window)
+        self.keep_output = keep_output  # False: the caller returns its own output; skip the copies
         self.patience = int(patience)
         self.min_iterations = int(min_iterations)
         self._buffer: torch.Tensor | None = None
@@ -89,13 +91,15 @@ class WindowedVariance:
         if self.metric < self.best_metric:
             self.best_metric = self.metric
             self.best_iteration = iteration
-            self.best_output = candidate.detach().clone()
+            if self.keep_output:
+                self.best_output = candidate.detach().clone()
         return iteration - self.best_iteration >= self.patience
 
 
-def make_stopping_rule(kind: str, window: int, patience: int, min_iterations: int):
+def make_stopping_rule(kind: str, window: int, patience: int, min_iterations: int,
+                       keep_output: bool = True):
     if kind == "fixed":
         return FixedIterations()
     if kind == "auto":
-        return WindowedVariance(window, patience, min_iterations)
+        return WindowedVariance(window, patience, min_iterations, keep_output)
     raise ValueError(f"stop must be 'auto' or 'fixed', not {kind!r}.")
