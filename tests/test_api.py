@@ -145,3 +145,37 @@ def test_stop_event_ends_after_current_iteration_with_a_result():
     res = done.value.value
     assert res.stopped_by_user and res.iterations_run == 3 and res.image.shape == (24, 24)
     assert res.metadata()["stopped_by_user"] is True
+
+
+def test_axes_names_the_plane_and_keeps_the_input_order():
+    from napari_dip.api import denoise, inpaint, restore_iter
+
+    rng = np.random.default_rng(5)
+    img = (rng.random((20, 24, 3)) * 255).astype(np.uint8)  # Y, X, T: a stack on the last axis
+    tiny = {"stop": "fixed", "iterations": 3, "channels": (8, 8), "skip_channels": (2, 2), "seed": 1}
+    res = denoise(img, axes="YXT", **tiny)
+    assert res.image.shape == img.shape and len(res.planes) == 3
+    for k in range(3):  # each plane is the plane restored on its own
+        alone = denoise(img[..., k], **tiny)
+        np.testing.assert_allclose(res.image[..., k], alone.image, atol=1e-3)
+    # previews and finished planes come in the input's plane order (here X before Y)
+    gen = restore_iter("denoise", np.transpose(img, (2, 1, 0)), axes="TXY", preview_every=1, **tiny)
+    shapes = set()
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as done:
+            out = done.value
+            break
+        for a in (p.preview, p.plane_output):
+            if a is not None:
+                shapes.add(a.shape)
+    assert shapes == {(24, 20)} and out.image.shape == (3, 24, 20)
+    # a full-shape mask follows the same axes
+    mask = rng.random(img.shape) > 0.3
+    filled = inpaint(img, mask, axes="YXT", **tiny)
+    assert filled.image.shape == img.shape
+    with pytest.raises(ValueError, match="one letter per axis"):
+        denoise(img, axes="YX", **tiny)
+    with pytest.raises(ValueError, match="not both"):
+        denoise(img, axes="YXC", channel_axis=2, **tiny)

@@ -231,6 +231,79 @@ def test_stack_current_plane_and_all_planes(make_napari_viewer, qtbot):
     assert len(every.metadata["napari_dip"]["stopped_at"]) == 3
 
 
+def test_all_planes_fill_one_stack_layer_plane_by_plane_with_warm_start(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    stack = np.stack([smooth_image(seed=s) for s in range(3)])
+    layer = viewer.add_image(stack, name="movie", scale=(2.0, 0.5, 0.5), units=("s", "um", "um"),
+                             axis_labels=("t", "y", "x"))
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=12, preview_every=4)
+    w.stack_mode.value = "all planes, warm start"
+    filled = []  # the preview stack after each finished plane
+    original = w._on_yielded
+
+    def spy(update):
+        original(update)
+        if update.plane_output is not None:
+            filled.append((update.plane, np.array(w._run.preview_layer.data, copy=True)))
+
+    w._on_yielded = spy
+    assert w.start()
+    preview = w._run.preview_layer
+    assert preview.data.shape == stack.shape  # one stack layer for the whole run, not a plane
+    assert w._run.request.kwargs["warm_start"] is True
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    assert [p for p, _ in filled] == [0, 1, 2]
+    result = viewer.layers["movie [DIP denoise]"]
+    # the stack that filled in became the result: no preview layer left, no other layer added
+    assert [ly.name for ly in viewer.layers] == ["movie", "movie [DIP denoise]"]
+    for plane, data in filled:
+        np.testing.assert_allclose(data[plane], result.data[plane], atol=1e-4)  # final once done
+        if plane < 2:
+            assert not np.allclose(data[plane + 1], result.data[plane + 1])  # later ones not yet
+    np.testing.assert_allclose(result.scale, (2.0, 0.5, 0.5))
+    assert tuple(result.axis_labels) == ("t", "y", "x")
+    meta = result.metadata["napari_dip"]
+    assert meta["plane"] == "all" and len(meta["stopped_at"]) == 3
+
+
+def test_axis_labels_pick_the_channel_axis(make_napari_viewer):
+    viewer = make_napari_viewer()
+    data = np.stack([smooth_image(seed=s) for s in range(4)]).reshape(2, 2, 32, 32)
+    layer = viewer.add_image(data, name="tc", axis_labels=("t", "c", "y", "x"))
+    plain = viewer.add_image(np.stack([smooth_image(seed=s) for s in range(3)]), name="z")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    assert w.channel_axis.value == 1
+    names = [w.channel_axis.native.itemText(i) for i in range(w.channel_axis.native.count())]
+    assert names == ["none", "axis 0 't' (2)", "axis 1 'c' (2)"]
+    w.image.value = plain  # no labels naming channels: a stack, no channel axis
+    assert w.channel_axis.value is None
+
+
+def test_stopping_a_stack_keeps_the_finished_planes(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    stack = np.stack([smooth_image(seed=s) for s in range(3)])
+    layer = viewer.add_image(stack, name="zs")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=5000, preview_every=2)
+    w.advanced["stop"].value = "fixed"
+    w.stack_mode.value = "all planes"
+    assert w.start()
+    qtbot.waitUntil(lambda: w._run.last is not None and w._run.last.iteration >= 3,
+                    timeout=RUN_TIMEOUT_MS)
+    w.run_button.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    result = viewer.layers["zs [DIP denoise]"]
+    assert result.data.shape == stack.shape
+    assert np.isfinite(result.data[0]).all() and np.isnan(result.data[2]).all()
+    assert result.metadata["napari_dip"]["stopped_by_user"] is True
+    assert "Stopped in plane 1 of 3" in w.status.text()
+    assert layer.data.shape == stack.shape and np.isfinite(layer.data).all()  # input untouched
+
+
 # ----------------------------------------------------------------------------------------------
 # stop, errors, closing, responsiveness
 

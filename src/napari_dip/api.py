@@ -8,6 +8,7 @@ plane) and returns a :class:`Result` whose ``image`` is float32 in the input's i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Generator as Gen
 from dataclasses import dataclass, field
@@ -164,14 +165,67 @@ def _mask_planes(mask, layout: Layout, name: str = "mask") -> np.ndarray:
 # the generator every task goes through
 
 
-def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kernel: str = "lanczos2",
+def restore_iter(task: str, image, *, axes: str | None = None, **kwargs: Any) -> Gen[Any, None, Result]:
+    """Restore ``image`` for ``task``, yielding progress; returns a :class:`Result`.
+
+    ``axes`` (optional) names the image's axes napari-style, one letter each (``"TYX"``,
+    ``"ZCYX"``, ``"TZYXC"``): Y and X form the restored plane, C is the channel axis and every
+    other letter a stack axis iterated plane by plane. Full-shape masks, fusion's second image and
+    the reference follow the same axes; results and previews keep the input's axis order. Without
+    ``axes`` the layout is inferred (see :func:`denoise`). Other parameters: see
+    :func:`_restore_iter`.
+    """
+    if axes is None:
+        return (yield from _restore_iter(task, image, **kwargs))
+    from .core.stacks import parse_axes
+
+    if kwargs.pop("channel_axis", None) is not None:
+        raise ValueError("give either axes= or channel_axis=, not both (axes names the channel "
+                         "axis as C).")
+    arr = np.asarray(image)
+    order, channel_axis = parse_axes(axes, arr.ndim)
+    kwargs.pop("rgb", None)  # the letters say it: C is a channel axis
+    labels = axes.upper()
+    n_stack = len(order) - (3 if channel_axis is not None else 2)
+    swap_yx = labels.index("X") < labels.index("Y")  # 2D arrays given in the plane's own order
+
+    def forward(x):
+        if x is None or np.isscalar(x):
+            return x
+        x = np.asarray(x)
+        if x.ndim == arr.ndim:
+            return np.transpose(x, order)
+        return x.T if x.ndim == 2 and swap_yx else x
+
+    for key in ("mask", "second", "reference", "psf"):
+        if key in kwargs:
+            kwargs[key] = forward(kwargs[key])
+    plane_back = tuple(int(i) for i in np.argsort(order[n_stack:]))  # engine plane -> input order
+    steps = _restore_iter(task, np.transpose(arr, order), channel_axis=channel_axis, rgb=False,
+                          **kwargs)
+    while True:
+        try:
+            p = next(steps)
+        except StopIteration as done:
+            result = done.value
+            break
+        if p.preview is not None:
+            p.preview = np.transpose(p.preview, plane_back)
+        if p.plane_output is not None:
+            p.plane_output = np.transpose(p.plane_output, plane_back)
+        yield p
+    result.image = np.transpose(result.image, tuple(int(i) for i in np.argsort(order)))
+    return result
+
+
+def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, kernel: str = "lanczos2",
                  psf=None, second=None, fusion: str = "gradient", fusion_weight: float = 0.5,
                  gradient_weight: float = 1.0, channel_axis: int | None = None,
                  rgb: bool | None = None, reference=None, output_dtype=None,
                  preset: str | None = "fast", config: Config | None = None, warm_start: bool = False,
                  stop_event=None,
                  **settings: Any) -> Gen[Any, None, Result]:
-    """Restore ``image`` for ``task``, yielding progress; returns a :class:`Result`.
+    """The engine behind :func:`restore_iter` (the input's axes already in the inferred layout).
 
     Parameters are those of the task functions (:func:`denoise`, :func:`inpaint`,
     :func:`super_resolve`, :func:`deblur`, :func:`fuse`; ``second`` is fusion's source b).
@@ -180,12 +234,18 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
     generator stops the run within the current iteration. Setting ``stop_event`` (a
     ``threading.Event``) instead ends the run after the current iteration and still returns a
     :class:`Result` with the output reached so far (``stopped_by_user``; planes of a stack that were
-    never started are NaN). All checks run before any fitting.
+    never started are NaN). For a stack, one more report follows the last iteration of each plane,
+    with ``plane_output`` holding the finished plane (input units and axis order) and no preview.
+    Planes larger than ``tile`` pixels a side are restored in overlapping tiles (see
+    :mod:`napari_dip.core.tiling`); ``Progress.tile``/``n_tiles`` say which, previews show the
+    whole plane, and :attr:`Result.planes` holds one fit per tile. All checks run before any
+    fitting.
     """
     import torch
 
     from .core import operators as ops
     from .core.fit import Problem, fit
+    from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
     cfg = _config(task, preset, config, settings)
@@ -243,64 +303,95 @@ def restore_iter(task: str, image, *, mask=None, factor: int | None = None, kern
         ref_planes = norm.forward(ref_layout.to_planes(ref)[0])
 
     plane_layout = _plane_layout(layout)
+    grid = plan_tiles(layout.plane_shape, cfg.tile, cfg.tile_overlap, out_factor)
     out_planes = []
     fits = []
-    state = None
+    states: dict[int, dict] = {}  # per tile: the previous plane's weights, for warm starts
     y_prev = None
     n = layout.n_planes
-    for i in range(n):
-        y = torch.from_numpy(norm.forward(planes[i:i + 1]))
-        hw = layout.plane_shape
-        guide = None
-        if task == "denoise":
-            objective = ops.DataFidelity(ops.Identity(), y, cfg.loss)
-        elif task == "inpaint":
-            m = known[i if known.shape[0] > 1 else 0]
-            objective = ops.DataFidelity(ops.Mask(m), y * torch.from_numpy(m.astype(np.float32)),
-                                         cfg.loss)
-        elif task == "sr":
-            objective = ops.DataFidelity(ops.Downsample(factor, kernel), y, cfg.loss)
-            hw = (hw[0] * out_factor, hw[1] * out_factor)
-        elif task == "deblur":
-            objective = ops.DataFidelity(ops.Convolution(psf_arr), y, cfg.loss)
-        elif fusion == "gradient":
-            yb = torch.from_numpy(b_norm.forward(b_planes[i:i + 1]))
-            objective = ops.FusionObjective(y, yb, fusion_weight, gradient_weight)
-        else:
-            objective = ops.DataFidelity(ops.Identity(), y, cfg.loss)
-            guide = torch.from_numpy(guide_planes[i:i + 1])
-        if cfg.temporal_weight > 0 and out_planes:  # issue 6: optional anti-flicker term
-            from .core.stacks import temporal_consistency
 
-            objective = temporal_consistency(objective, torch.from_numpy(out_planes[-1][None]),
-                                             cfg.temporal_weight, y, y_prev)
-        y_prev = y
-        problem = Problem(objective, y.shape[1], hw, guide,
-                          None if ref_planes is None else torch.from_numpy(ref_planes[i:i + 1]))
-        gen = fit(problem, cfg, plane=i, n_planes=n,
-                  init_state=state if warm_start else None, stop_event=stop_event)
-        try:
-            while True:
-                progress = next(gen)
-                if progress.preview is not None:
-                    prev = norm.inverse(progress.preview[None], None)
-                    a = None
-                    if alpha is not None:
-                        a = alpha[i:i + 1] if out_factor == 1 else \
-                            alpha[i:i + 1].repeat(out_factor, -2).repeat(out_factor, -1)
-                    pl = Layout(_shape_with_hw(plane_layout, prev.shape[-2:]),
-                                plane_layout.channel_axis, plane_layout.alpha)
-                    progress.preview = pl.from_planes(prev, a)
-                yield progress
-        except StopIteration as done:
-            result = done.value
-        finally:
-            gen.close()
-        state = result.state
-        fits.append(result)
-        out_planes.append(result.output)
-        if result.stopped_by_user:  # planes never started are NaN in the result
-            out_planes += [np.full_like(result.output, np.nan)] * (n - i - 1)
+    def objective_for(i: int, y, ys: slice, xs: slice):
+        """The data term of plane ``i`` restricted to one tile (input-grid slices ``ys``, ``xs``)."""
+        if task == "denoise":
+            return ops.DataFidelity(ops.Identity(), y, cfg.loss), None
+        if task == "inpaint":
+            m = known[i if known.shape[0] > 1 else 0][..., ys, xs]
+            return ops.DataFidelity(ops.Mask(m), y * torch.from_numpy(m.astype(np.float32)),
+                                    cfg.loss), None
+        if task == "sr":
+            return ops.DataFidelity(ops.Downsample(factor, kernel), y, cfg.loss), None
+        if task == "deblur":
+            return ops.DataFidelity(ops.Convolution(psf_arr), y, cfg.loss), None
+        if fusion == "gradient":
+            yb = torch.from_numpy(np.ascontiguousarray(b_norm.forward(b_planes[i:i + 1])[..., ys, xs]))
+            return ops.FusionObjective(y, yb, fusion_weight, gradient_weight), None
+        guide = torch.from_numpy(np.ascontiguousarray(guide_planes[i:i + 1][..., ys, xs]))
+        return ops.DataFidelity(ops.Identity(), y, cfg.loss), guide
+
+    def to_preview(plane_out: np.ndarray, i: int) -> np.ndarray:
+        prev = norm.inverse(plane_out[None], None)
+        a = None
+        if alpha is not None:
+            a = alpha[i:i + 1] if out_factor == 1 else \
+                alpha[i:i + 1].repeat(out_factor, -2).repeat(out_factor, -1)
+        pl = Layout(_shape_with_hw(plane_layout, prev.shape[-2:]), plane_layout.channel_axis,
+                    plane_layout.alpha)
+        return pl.from_planes(prev, a)
+
+    stopped = False
+    for i in range(n):
+        y_plane = norm.forward(planes[i:i + 1])
+        tile_outputs: list[np.ndarray | None] = [None] * len(grid)
+        for t, tile in enumerate(grid.tiles):
+            ys, xs = tile.slices()
+            oys, oxs = tile.slices(out_factor)
+            y = torch.from_numpy(np.ascontiguousarray(y_plane[..., ys, xs]))
+            objective, guide = objective_for(i, y, ys, xs)
+            if cfg.temporal_weight > 0 and out_planes:  # issue 6: optional anti-flicker term
+                from .core.stacks import temporal_consistency
+
+                before = np.ascontiguousarray(out_planes[-1][None][..., oys, oxs])
+                objective = temporal_consistency(objective, torch.from_numpy(before),
+                                                 cfg.temporal_weight, y, y_prev[t])
+            ref_t = None if ref_planes is None else \
+                torch.from_numpy(np.ascontiguousarray(ref_planes[i:i + 1][..., oys, oxs]))
+            hw = ((tile.y1 - tile.y0) * out_factor, (tile.x1 - tile.x0) * out_factor)
+            problem = Problem(objective, y.shape[1], hw, guide, ref_t)
+            gen = fit(problem, cfg, plane=i, n_planes=n,
+                      init_state=states.get(t) if warm_start else None, stop_event=stop_event)
+            try:
+                while True:
+                    progress = next(gen)
+                    progress.tile, progress.n_tiles = t, len(grid)
+                    if progress.preview is not None:
+                        if len(grid) > 1:  # show the plane with the tiles finished so far
+                            shown = grid.blend(tile_outputs[:t] + [progress.preview]
+                                               + [None] * (len(grid) - t - 1))
+                            progress.preview = to_preview(np.nan_to_num(shown), i)
+                        else:
+                            progress.preview = to_preview(progress.preview, i)
+                    yield progress
+            except StopIteration as done:
+                result = done.value
+            finally:
+                gen.close()
+            states[t] = result.state
+            fits.append(result)
+            tile_outputs[t] = result.output
+            if result.stopped_by_user:
+                stopped = True
+                break
+        if y_prev is None:
+            y_prev = {}
+        for t, tile in enumerate(grid.tiles):
+            ys, xs = tile.slices()
+            y_prev[t] = torch.from_numpy(np.ascontiguousarray(y_plane[..., ys, xs]))
+        out_planes.append(tile_outputs[0] if len(grid) == 1 else grid.blend(tile_outputs))
+        if n > 1:  # a stack: report the finished plane so a viewer can fill it in
+            yield dataclasses.replace(progress, preview=None,
+                                      plane_output=to_preview(out_planes[-1], i))
+        if stopped:  # planes never started are NaN in the result
+            out_planes += [np.full_like(out_planes[-1], np.nan)] * (n - i - 1)
             break
 
     out = norm.inverse(np.stack(out_planes), resolve_output_dtype(output_dtype, arr.dtype))
@@ -351,6 +442,13 @@ _SETTINGS_DOC = """
         result (``Result.metrics``). It never influences which output is returned.
     channel_axis : int, optional
         Axis of a multichannel image; 3D arrays with a last axis of 3 or 4 are read as RGB(A).
+    axes : str, optional
+        The image's axes, one letter each (``"TYX"``, ``"ZCYX"``): Y and X form the plane, C is the
+        channel axis, other letters are stack axes restored plane by plane (instead of
+        ``channel_axis``).
+    tile, tile_overlap : int, optional
+        Restore planes larger than ``tile`` pixels a side in overlapping, blended tiles (bounded
+        memory for very large images; 0 never tiles).
     output_dtype : {None, 'float32', 'input'} or dtype
         float32 by default; ``'input'`` rounds and clips to the input's dtype.
 """

@@ -31,6 +31,8 @@ class ProgressBar:
         frac = p.iteration / p.iterations
         bar = "#" * int(frac * self.width)
         plane = f" plane {p.plane + 1}/{p.n_planes}" if p.n_planes > 1 else ""
+        if getattr(p, "n_tiles", 1) > 1:
+            plane += f" tile {p.tile + 1}/{p.n_tiles}"
         rate = p.elapsed / max(p.iteration, 1)
         msg = (f"{self.label}{plane} [{bar:<{self.width}}] {p.iteration}/{p.iterations} "
                f"loss {p.loss:.3g} {rate:.3f} s/it")
@@ -62,6 +64,10 @@ def _settings(args) -> dict:
          "seed": args.seed, "precision": args.precision}
     if args.channel_axis is not None:
         s["channel_axis"] = args.channel_axis
+    if args.axes:
+        s["axes"] = args.axes
+    if args.tile is not None:
+        s["tile"] = args.tile
     for item in args.set or []:
         key, _, value = item.partition("=")
         try:
@@ -79,6 +85,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--seed", type=int, help="random seed (default 0: repeatable)")
     p.add_argument("--channel-axis", type=int, help="axis of a multichannel image")
+    p.add_argument("--axes", help="the image's axes, one letter each, e.g. TYX or ZCYX: Y, X form "
+                                  "the plane, C the channels, other letters are restored plane by plane")
+    p.add_argument("--tile", type=int, help="restore planes larger than this many pixels a side in "
+                                            "overlapping tiles (bounded memory; 0: never tile)")
     p.add_argument("--reference", help="ground-truth image: report PSNR/SSIM")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any setting, e.g. --set lr=0.005 --set channels=[64,64,64,64,64]")

@@ -132,7 +132,8 @@ class Plan:
 def plan_for_layer(layer, mode: str, channel_axis: int | None, viewer_dims, factor: int = 1) -> Plan:
     """Work out what to restore of Image ``layer``; raise :class:`Refused` when it cannot be run.
 
-    ``mode`` is ``"current plane"`` or ``"all planes"``; ``viewer_dims`` is ``viewer.dims``.
+    ``mode`` is ``"current plane"``, ``"all planes"`` or ``"all planes, warm start"``;
+    ``viewer_dims`` is ``viewer.dims``.
     """
     name = layer.name
     if getattr(layer, "multiscale", False):
@@ -164,7 +165,7 @@ def plan_for_layer(layer, mode: str, channel_axis: int | None, viewer_dims, fact
                           "order (the 'transpose' and 'roll' buttons) or choose 'all planes'.")
         pos = np.asarray(layer.world_to_data(viewer_dims.point))
         index = tuple(int(np.clip(round(float(pos[a])), 0, shape[a] - 1)) for a in stack_axes)
-    elif mode not in ("current plane", "all planes"):
+    elif mode not in ("current plane", "all planes", "all planes, warm start"):
         raise Refused(f"Unknown stack mode {mode!r}.")
     return Plan(name, shape, rgb, channel_axis, stack_axes, index,
                 tuple(float(s) for s in layer.scale), tuple(float(t) for t in layer.translate),

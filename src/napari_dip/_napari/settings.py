@@ -16,7 +16,7 @@ ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "
                    "stop_patience", "min_iterations", "preview_every", "seed", "precision")
 
 PRESET_CHOICES = ("fast", "paper", "custom")
-STACK_MODES = ("current plane", "all planes")
+STACK_MODES = ("current plane", "all planes", "all planes, warm start")
 
 
 def settings_file() -> Path:

@@ -57,6 +57,13 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+CHANNEL_LABELS = ("c", "ch", "channel", "channels")
+
+
+def _axis_labels(layer) -> list[str]:
+    return [str(v) for v in (getattr(layer, "axis_labels", None) or ())]
+
+
 def _stop_all(requests: list, *_: Any) -> None:
     for request in requests:
         request.stop.set()
@@ -84,6 +91,8 @@ class _Run:
     progress_bar: Any = None
     done_steps: int = 0
     last: Update | None = None
+    stack: np.ndarray | None = None  # all planes: the result stack, filled in as planes finish
+    planes_done: int = 0
 
 
 class _CloseWatcher(QObject):
@@ -135,8 +144,11 @@ class DipWidget(QWidget):
                                      tooltip="For a multichannel (non-RGB) layer: the axis holding the "
                                              "channels. 'none' treats every leading axis as a stack.")
         self.stack_mode = ComboBox(label="stack", choices=store.STACK_MODES,
-                                   tooltip="For stacks: restore the plane shown in the viewer, or every "
-                                           "plane one after the other.")
+                                   tooltip="For stacks (Z, time, ...): restore the plane shown in the "
+                                           "viewer, or every plane one after the other into one stack "
+                                           "layer that fills in as planes finish. 'warm start' begins "
+                                           "each plane from the previous plane's network, so similar "
+                                           "neighbours (time-lapse frames, close Z slices) stop sooner.")
         self.inputs = Container(widgets=[self.image, *task_widgets, self.reference, self.channel_axis,
                                          self.stack_mode], labels=True)
 
@@ -263,6 +275,10 @@ class DipWidget(QWidget):
             "preview_every": SpinBox(label="preview every", min=1, max=100000, step=5),
             "seed": SpinBox(label="seed", min=-1, max=2**31 - 1, tooltip="-1: a different run each time."),
             "precision": ComboBox(label="precision", choices=list(PRECISIONS)),
+            "tile": SpinBox(label="tile", min=0, max=65536, step=64,
+                            tooltip="Restore planes larger than this many pixels a side in overlapping, "
+                                    "blended tiles: memory follows the tile, not the image. 0: never "
+                                    "tile."),
         }
         for name in ("lr", "reg_noise_std", "ema"):
             fields[name].native.setDecimals(5)  # show preset values such as 1/30 faithfully
@@ -376,13 +392,20 @@ class DipWidget(QWidget):
         layer = self.image.value if hasattr(self, "image") else None
         choices: list = [("none", None)]
         if isinstance(layer, Image) and not layer.rgb:
+            labels = _axis_labels(layer)
             for a in range(max(layer.data.ndim - 2, 0)):
-                choices.append((f"axis {a} ({layer.data.shape[a]})", a))
+                name = f" '{labels[a]}'" if labels and not labels[a].startswith("axis") else ""
+                choices.append((f"axis {a}{name} ({layer.data.shape[a]})", a))
         return choices
 
     def _on_image_changed(self, *_: Any) -> None:
         self.channel_axis.reset_choices()
         layer = self.image.value
+        if isinstance(layer, Image) and not layer.rgb and not self._loading:
+            # the layer's axis labels say which axis holds channels (napari-style 'c', 'channel')
+            labels = _axis_labels(layer)[: max(layer.data.ndim - 2, 0)]
+            found = [a for a, lab in enumerate(labels) if lab.lower() in CHANNEL_LABELS]
+            self.channel_axis.value = found[0] if len(found) == 1 else None
         is_stack = isinstance(layer, Image) and (layer.data.ndim - (1 if layer.rgb else 0)) > 2
         self.stack_mode.enabled = is_stack
         self.channel_axis.visible = isinstance(layer, Image) and not layer.rgb and layer.data.ndim > 2
@@ -532,6 +555,7 @@ class DipWidget(QWidget):
         plan = plan_for_layer(layer, self.stack_mode.value, self.channel_axis.value, self.viewer.dims,
                               self._factor())
         kwargs = self._task_kwargs(plan)
+        kwargs["warm_start"] = plan.n_planes > 1 and self.stack_mode.value.endswith("warm start")
         kwargs["channel_axis"] = plan.engine_channel_axis
         kwargs["rgb"] = plan.rgb
         ref = self.reference.value
@@ -608,6 +632,13 @@ class DipWidget(QWidget):
             run.progress_bar.update(done - run.done_steps)
         run.done_steps = max(done, run.done_steps)
         self.status.setText(self._status_text(run, update))
+        if update.plane_output is not None:  # a plane of the stack is finished: keep it in place
+            run.planes_done = update.plane + 1
+            if run.live_preview:
+                self._show_preview(run, np.asarray(update.plane_output, np.float32), update.plane)
+            else:
+                self._into_stack(run, np.asarray(update.plane_output, np.float32), update.plane)
+            return
         if update.preview is not None:
             run.preview = update.preview
             run.preview_iteration = update.preview_iteration
@@ -632,16 +663,34 @@ class DipWidget(QWidget):
     def _preview_name(self, run: _Run) -> str:
         return f"{run.source.name} [DIP {run.tag} preview]"
 
+    def _into_stack(self, run: _Run, plane: np.ndarray, plane_index: int) -> np.ndarray:
+        """Write one plane into the run's full-stack buffer (made on first use); return it."""
+        if run.stack is None:
+            low = run.display.get("contrast_limits", (0.0, 1.0))[0]
+            run.stack = np.full(run.plan.full_output_shape(), low, dtype=np.float32)
+        sl: list = [slice(None)] * run.stack.ndim
+        for axis, i in zip(run.plan.stack_axes, run.plan.plane_index(plane_index), strict=True):
+            sl[axis] = i
+        run.stack[tuple(sl)] = plane
+        return run.stack
+
     def _show_preview(self, run: _Run, plane: np.ndarray, plane_index: int) -> None:
-        data = run.plan.expand(plane)
-        geometry = run.plan.layer_geometry(at=run.plan.plane_index(plane_index))
+        if run.plan.n_planes > 1:  # all planes: one stack layer, the current plane live in it
+            data = self._into_stack(run, plane, plane_index)
+            geometry = run.plan.layer_geometry()
+        else:
+            data = run.plan.expand(plane)
+            geometry = run.plan.layer_geometry(at=run.plan.plane_index(plane_index))
         layer = run.preview_layer
         if layer is None or layer not in self.viewer.layers:
             run.preview_layer = self.viewer.add_image(data, name=self._preview_name(run),
                                                       **run.display, **geometry)
             return
         limits = tuple(layer.contrast_limits)
-        layer.data = data
+        if layer.data is data:  # the stack buffer, changed in place
+            layer.refresh()
+        else:
+            layer.data = data
         if tuple(layer.contrast_limits) != limits:  # fixed limits: no flicker
             layer.contrast_limits = limits
         if tuple(layer.translate) != tuple(geometry["translate"]):
@@ -718,6 +767,12 @@ class DipWidget(QWidget):
         took = time.perf_counter() - run.started
         metrics = "".join(f" · {k.upper()} {v:.3f}" for k, v in result.metrics.items())
         verb = "Stopped" if result.stopped_by_user else "Done"
+        if result.stopped_by_user and run.plan.n_planes > 1:
+            k = run.last.plane + 1 if run.last is not None else 1
+            self.status.setText(f"Stopped in plane {k} of {run.plan.n_planes} after {_fmt_time(took)}: "
+                                f"planes 1–{k} are in '{layer.name}' (plane {k} as far as it got); "
+                                "the others are empty (NaN).")
+            return
         self.status.setText(f"{verb} in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
                             f"{', per plane' if isinstance(stopped, list) else ''}){metrics}.")
 

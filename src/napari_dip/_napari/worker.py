@@ -50,6 +50,7 @@ class Update:
     points: list[tuple[int, float, float, float | None]]  # (iteration, loss, stop_metric, psnr)
     preview: np.ndarray | None = None
     preview_iteration: int | None = None
+    plane_output: np.ndarray | None = None  # a stack's plane just finished (no preview then)
 
 
 @dataclass
@@ -80,14 +81,20 @@ def restoration_steps(request: RunRequest):
         progress = None
         try:
             while True:
-                # one plane: the engine sees the event, ends after this iteration and returns its
-                # Result; a stack stopped midway has no complete result to show
-                if request.stop.is_set() and (progress is None or progress.n_planes > 1):
-                    return Stopped(progress.iteration if progress else 0, progress.plane if progress else 0)
+                # the engine sees the event, ends after this iteration and returns its Result
+                # (planes of a stack never started are NaN); before the first step there is none
+                if request.stop.is_set() and progress is None:
+                    return Stopped(0, 0)
                 try:
                     progress = next(steps)
                 except StopIteration as done:
                     return done.value
+                if progress.plane_output is not None:
+                    yield Update(progress.iteration, progress.iterations, progress.plane,
+                                 progress.n_planes, progress.elapsed, progress.loss,
+                                 progress.stop_metric, None, progress.candidate_iteration, [],
+                                 plane_output=np.asarray(progress.plane_output))
+                    continue
                 psnr = progress.psnr if progress.psnr is not None and math.isfinite(progress.psnr) \
                     else None
                 points.append((progress.iteration, progress.loss, progress.stop_metric, psnr))

@@ -39,6 +39,11 @@ class Config:
         ``warm_min_iterations`` and ``warm_stop_patience`` instead of ``min_iterations`` and
         ``stop_patience``. ``temporal_weight`` > 0 adds a term pulling each plane towards the
         previous plane's result where the data did not change (less flicker; 0 disables).
+    Large images
+        ``tile`` > 0 cuts planes whose output is larger than ``tile`` pixels a side into the fewest
+        overlapping tiles of (nearly) equal size, restores each on its own and blends them with
+        raised-cosine ramps over ``tile_overlap`` pixels: peak memory follows the tile, not the
+        image. 0 never tiles.
     Hardware
         ``device`` (auto, cpu, cuda, mps or e.g. cuda:1), ``precision`` (float32, bfloat16,
         float16 autocast, or auto: bfloat16 where the hardware has it natively), ``channels_last``
@@ -69,6 +74,8 @@ class Config:
     warm_min_iterations: int = 0
     warm_stop_patience: int = 50
     temporal_weight: float = 0.0
+    tile: int = 0
+    tile_overlap: int = 64
     device: str = "auto"
     precision: str = "float32"
     channels_last: bool = False
@@ -113,6 +120,11 @@ class Config:
             problems.append(f"ema must be in [0, 1), not {self.ema!r}")
         if self.reg_noise_std < 0 or self.input_scale <= 0:
             problems.append("reg_noise_std must be >= 0 and input_scale > 0")
+        if self.tile != 0 and self.tile < 64:
+            problems.append(f"tile must be 0 (never tile) or at least 64 pixels, not {self.tile!r}")
+        if self.tile_overlap < 0 or (self.tile and self.tile_overlap >= self.tile // 2):
+            problems.append(f"tile_overlap must be >= 0 and under half of tile ({self.tile}), "
+                            f"not {self.tile_overlap!r}")
         if not self.temporal_weight >= 0:
             problems.append(f"temporal_weight must be >= 0, not {self.temporal_weight!r}")
         if self.threads is not None and self.threads < 1:
@@ -185,6 +197,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "upsample": "bilinear", "input_channels": 32, "lr": 0.01, "iterations": 3000,
             "reg_noise_std": 1 / 30, "ema": 0.99, "precision": "auto", "channels_last": True,
             "stop": "auto", "stop_window": 50, "stop_patience": 200, "min_iterations": 100,
+            # planes over 1024 px a side go in blended tiles: bounded memory (docs/benchmarks.md)
+            "tile": 1024, "tile_overlap": 64,
         },
         "inpaint": {"reg_noise_std": 0.03},
         "sr": {"iterations": 2000, "reg_noise_std": 0.03},

@@ -66,6 +66,9 @@ class Progress:
     backtracked: bool = False
     plane: int = 0
     n_planes: int = 1
+    tile: int = 0  # large planes are restored tile by tile (core.tiling)
+    n_tiles: int = 1
+    plane_output: np.ndarray | None = None  # set (by restore_iter) only on a stack's plane-done report
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""Tiled restoration of large planes: the tile plan, the blend, and the API path through it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_dip.core.config import Config
+from napari_dip.core.tiling import plan_tiles
+
+
+@pytest.mark.parametrize("shape, tile, overlap, factor", [
+    ((300, 200), 128, 32, 1), ((2048, 2048), 1024, 64, 1), ((75, 50), 128, 32, 4), ((64, 64), 64, 8, 1),
+])
+def test_tiles_cover_the_plane_and_blend_back_exactly(shape, tile, overlap, factor):
+    grid = plan_tiles(shape, tile, overlap, factor)
+    h, w = grid.out_shape
+    assert (h, w) == (shape[0] * factor, shape[1] * factor)
+    if len(grid) > 1:  # no tile exceeds the limit
+        assert all(max(t.y1 - t.y0, t.x1 - t.x0) * factor <= tile for t in grid.tiles)
+    img = np.random.default_rng(0).random((2, h, w)).astype(np.float32)
+    outs = [img[:, t.slices(factor)[0], t.slices(factor)[1]] for t in grid.tiles]
+    np.testing.assert_allclose(grid.blend(outs), img, atol=1e-5)
+
+
+def test_overlap_weights_sum_to_one_and_ramp_smoothly():
+    grid = plan_tiles((1, 200), 112, 24)  # one row of tiles overlapping by exactly 24 px
+    a, b = grid.tiles
+    assert a.x1 - b.x0 == 24
+    wa, wb = grid.weight(a)[0], grid.weight(b)[0]
+    total = np.zeros(200)
+    total[a.x0:a.x1] += wa
+    total[b.x0:b.x1] += wb
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+    assert np.all(np.abs(np.diff(wa)) < 0.1)  # no step in the weight: no seam
+
+
+def test_unfinished_tiles_are_nan_and_small_planes_are_not_tiled():
+    grid = plan_tiles((300, 200), 128, 32)
+    outs = [np.ones((1, t.y1 - t.y0, t.x1 - t.x0), np.float32) for t in grid.tiles]
+    outs[-1] = None
+    blended = grid.blend(outs)
+    assert np.isnan(blended).any() and np.nanmax(blended) == pytest.approx(1.0)
+    assert len(plan_tiles((300, 200), 0, 32)) == 1
+    assert len(plan_tiles((300, 200), 512, 32)) == 1
+
+
+@pytest.mark.parametrize("bad, message", [({"tile": 10}, "tile must be 0"),
+                                          ({"tile": 128, "tile_overlap": 64}, "tile_overlap"),
+                                          ({"tile_overlap": -1}, "tile_overlap")])
+def test_bad_tile_settings_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        Config.preset("fast", **bad)
+
+
+def test_tiled_denoise_and_sr_return_full_finite_images():
+    from napari_dip.api import restore_iter, super_resolve
+
+    rng = np.random.default_rng(1)
+    img = (rng.random((100, 90)) * 255).astype(np.uint8)
+    gen = restore_iter("denoise", img, tile=64, tile_overlap=16, stop="fixed", iterations=3,
+                       preview_every=2, channels=(8, 8, 8), skip_channels=(2, 2, 2))
+    seen = set()
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as done:
+            res = done.value
+            break
+        seen.add((p.tile, p.n_tiles))
+        if p.preview is not None:  # previews are whole planes, with unfinished tiles blank
+            assert p.preview.shape == img.shape and np.isfinite(p.preview).all()
+    assert seen == {(t, 4) for t in range(4)}
+    assert res.image.shape == img.shape and np.isfinite(res.image).all()
+    assert len(res.planes) == 4
+
+    lr = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+    sr = super_resolve(lr, 2, tile=64, tile_overlap=16, stop="fixed", iterations=2,
+                       channels=(8, 8, 8), skip_channels=(2, 2, 2))
+    assert sr.image.shape == (80, 80, 3) and np.isfinite(sr.image).all()
+    assert len(sr.planes) == 4
+
+
+def test_stop_during_a_tile_keeps_finished_tiles_and_marks_the_rest_nan():
+    import threading
+
+    from napari_dip.api import restore_iter
+
+    img = (np.random.default_rng(2).random((100, 90)) * 255).astype(np.uint8)
+    ev = threading.Event()
+    gen = restore_iter("denoise", img, tile=64, tile_overlap=16, stop="fixed", iterations=3,
+                       channels=(8, 8, 8), skip_channels=(2, 2, 2), stop_event=ev)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as done:
+            res = done.value
+            break
+        if p.tile == 1 and p.iteration == 2:
+            ev.set()
+    assert res.stopped_by_user and len(res.planes) == 2
+    assert np.isfinite(res.image[:40, :40]).all() and np.isnan(res.image[-10:, -10:]).all()
