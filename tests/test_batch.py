@@ -126,3 +126,27 @@ def test_batch_errors(folder, tmp_path, monkeypatch):
     code = main(["batch", str(folder / "a.png"), "-o", str(tmp_path / "o"), "--scheduler",
                  "tcp://127.0.0.1:1"])
     assert code == 2
+
+
+def test_cli_batch_axes_and_frames(tmp_path):
+    """--axes names the files' axes; with --frames each T frame keeps its C, Y, X."""
+    src = tmp_path / "in"
+    src.mkdir()
+    tcyx = np.stack([np.stack([camera_crop(20, 30 * t, 50), camera_crop(20, 30 * t, 90)])
+                     for t in range(2)])  # (T=2, C=2, 20, 20): C=2 could pass for a tiny plane axis
+    tifffile.imwrite(src / "tc.tif", tcyx, photometric="minisblack")
+    base = ["-o", str(tmp_path / "out"), "--no-dask", "--iterations", "2", "--set", "channels=[8,8]",
+            "--set", "skip_channels=[2,2]", "--set", "input_channels=4", "--quiet"]
+    assert main(["batch", str(src / "tc.tif"), "--axes", "TCYX", "--frames", *base]) == 0
+    out = tifffile.imread(tmp_path / "out" / "tc.tif")
+    assert out.shape == tcyx.shape
+    summary = json.loads((tmp_path / "out" / "batch-summary.json").read_text())
+    assert [t["frame"] for t in summary["tasks"]] == [0, 1]
+    assert summary["settings"]["axes"] == "CYX"
+    # without --frames the whole stack is one task, restored plane by plane
+    assert main(["batch", str(src / "tc.tif"), "--axes", "TCYX", "--tile", "0", *base[:1],
+                 str(tmp_path / "whole"), *base[2:]]) == 0
+    assert tifffile.imread(tmp_path / "whole" / "tc.tif").shape == tcyx.shape
+    # axes that cannot be cut into frames are refused with the reason
+    with pytest.raises(ValueError, match="Y and X must be the last"):
+        nd.batch(src / "tc.tif", tmp_path / "bad", frames=True, axes="YXTC", **SETTINGS)

@@ -135,6 +135,21 @@ def read_frame(path: str | Path, frame: int | None, channel_axis: int | None = N
     return np.take(arr, frame, axis=axis)
 
 
+def _frame_axes(axes: str) -> tuple[str, int | None]:
+    """For ``frames=True`` with ``axes``: the axes of one frame and the file's channel axis.
+
+    A frame is a plane along the first stack axis, found the way :func:`frame_count` finds it (Y and
+    X last apart from the channel axis), so ``axes`` must have that form.
+    """
+    labels = axes.upper()
+    if "".join(a for a in labels if a != "C")[-2:] != "YX":
+        raise ValueError(f"axes={axes!r}: to split files into frames, Y and X must be the last axes "
+                         "(a channel axis may stand anywhere), e.g. 'TYX', 'TCYX' or 'TYXC'.")
+    stack = [i for i, a in enumerate(labels) if a not in "YXC"]
+    per_frame = labels if not stack else labels[:stack[0]] + labels[stack[0] + 1:]
+    return per_frame, (labels.index("C") if "C" in labels else None)
+
+
 def _frames_dir(output: Path) -> Path:
     return output.with_name(output.name + ".frames")
 
@@ -216,7 +231,7 @@ def run_task(task: Task | dict, options: dict) -> dict:
 
     ``options``: ``task`` (denoise, inpaint, sr, deblur), ``kwargs`` for
     :func:`napari_dip.api.restore_iter` (mask, factor, kernel, psf, settings, ``warm_start``),
-    ``overwrite``.
+    ``overwrite``, ``file_channel_axis`` (the input files' channel axis, to cut frames).
     """
     if isinstance(task, dict):
         task = Task(**task)
@@ -227,7 +242,9 @@ def run_task(task: Task | dict, options: dict) -> dict:
         from .api import restore_iter
 
         kwargs = dict(options.get("kwargs", {}))
-        image = read_frame(task.source, task.frame, kwargs.get("channel_axis"))
+        # with axes=, the file's channel axis comes from the full axes (kwargs hold a frame's)
+        image = read_frame(task.source, task.frame,
+                           options.get("file_channel_axis", kwargs.get("channel_axis")))
         if task.frame is not None and kwargs.get("channel_axis") is not None:
             axis = _frame_axis(_full_shape(task), kwargs["channel_axis"])
             if axis is not None and kwargs["channel_axis"] % (image.ndim + 1) > axis:
@@ -435,7 +452,7 @@ def _run_dask(tasks: list[Task], options: dict, bar: _Bar, scheduler, workers: i
 
 def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, factor: int | None = None,
           kernel: str = "lanczos2", psf=None, frames: bool = False, warm_start: bool = False,
-          channel_axis: int | None = None, preset: str = "fast", scheduler=None,
+          channel_axis: int | None = None, axes: str | None = None, preset: str = "fast", scheduler=None,
           workers: int | str | None = None, processes: bool = True, overwrite: bool = False,
           quiet: bool = True, **settings: Any) -> list[dict]:
     """Restore every image in ``inputs`` and write each result under ``output_dir`` (same name).
@@ -455,6 +472,10 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, f
         Make each frame (plane along the first stack axis, e.g. each page of a multi-page TIFF) its
         own task, so frames run in parallel; the frames are stacked into the output when all are
         done. Without it a stack is one task, restored plane by plane.
+    axes : str, optional
+        The files' axes, one letter each (``"TYX"``, ``"TCYX"``), as for :func:`napari_dip.denoise`;
+        with ``frames`` Y and X must come last (the channel axis may stand anywhere). Give either
+        ``axes`` or ``channel_axis``.
     warm_start : bool
         Within one task, start each plane from the previous plane's network (time-lapses and
         Z-stacks: several times faster; see docs/batch.md).
@@ -484,6 +505,12 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, f
     kwargs: dict[str, Any] = {"preset": preset, "warm_start": warm_start, **settings}
     if channel_axis is not None:
         kwargs["channel_axis"] = channel_axis
+    if axes:
+        if channel_axis is not None:
+            raise ValueError("give either axes= or channel_axis=, not both (axes names the channel "
+                             "axis as C).")
+        # frames are cut along the first stack axis: each frame keeps the other letters
+        kwargs["axes"], channel_axis = _frame_axes(axes) if frames else (axes, None)
     if task == "inpaint":
         if mask is None:
             raise ValueError("inpaint needs a mask (non-zero = known pixel).")
@@ -510,7 +537,7 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, f
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks, problems = collect_tasks(inputs, out_dir, frames, channel_axis)
-    options = {"task": task, "kwargs": kwargs, "overwrite": overwrite}
+    options = {"task": task, "kwargs": kwargs, "overwrite": overwrite, "file_channel_axis": channel_axis}
 
     t0 = time.perf_counter()
     bar = _Bar(len(tasks) + len(problems), quiet)
@@ -600,7 +627,12 @@ def add_parser(sub) -> None:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--seed", type=int)
-    p.add_argument("--channel-axis", type=int)
+    a = p.add_mutually_exclusive_group()
+    a.add_argument("--channel-axis", type=int, help="axis of a multichannel image")
+    a.add_argument("--axes", help="the images' axes, one letter each, e.g. TYX or ZCYX: Y, X form the "
+                                  "plane, C the channels, other letters are restored plane by plane")
+    p.add_argument("--tile", type=int, help="restore planes larger than this many pixels a side in "
+                                            "overlapping tiles (bounded memory; 0: never tile)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting")
     p.add_argument("--frames", action="store_true",
                    help="one task per frame (page / first-axis plane) of each stack")
