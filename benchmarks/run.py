@@ -323,12 +323,17 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     ref = None if sr or case.truth is None else case.truth
     gen = restore_iter(case.task, case.image, reference=ref, preset=preset, **case.kwargs, **settings)
     curve: list[tuple[int, float]] = []
+    first_elapsed = last_elapsed = None
+    last_it = 0  # steady-state step time leaves out the first step's set-up
     while True:
         try:
             p = next(gen)
         except StopIteration as done:
             result = done.value
             break
+        if p.iteration == 1:
+            first_elapsed = p.elapsed
+        last_elapsed, last_it = p.elapsed, p.iteration
         if sr and p.preview is not None:
             y = np.clip(np.rint(p.preview.astype(np.float64)), 0, 255)
             curve.append((p.iteration, clean_float(psnr_y(case.truth, y, border=4))))
@@ -354,6 +359,8 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         "best_psnr": clean_float(best),
         "best_psnr_iteration": best_it,
         "seconds_per_iteration": clean_float(result.seconds_per_iteration, 5),
+        "seconds_per_iteration_steady": clean_float(
+            (last_elapsed - first_elapsed) / (last_it - 1), 5) if last_it > 1 else None,
         "seconds_per_image": clean_float(result.wall_time, 3),
         "engine_metrics": {k: clean_float(v) for k, v in result.metrics.items()},
         "config": result.config.to_dict(),
