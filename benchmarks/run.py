@@ -391,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dip", action="store_true", help="run only the baselines")
     ap.add_argument("--history-every", type=int, default=10, help="keep every N-th iteration's PSNR")
     ap.add_argument("--force", action="store_true", help="recompute records already in the file")
+    ap.add_argument("--pause-file", type=Path,
+                    help="between records, wait while this file exists (to run something else on "
+                         "the machine without distorting a timing)")
     args = ap.parse_args(argv)
 
     if not args.data.is_dir():
@@ -422,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             if store.has(**key) and not args.force:
                 print(f"[skip] {args.set} {case.name} {method} {preset or ''} (already in {out})")
                 continue
+            _wait_while(args.pause_file)
             label = f"{args.set} {case.name} {method}" + (f" {preset}" if preset else "") + \
                 (f" cap={cap}" if cap else "")
             print(f"[run ] {label} ...", flush=True)
@@ -448,6 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     store.set_meta(updated=now())
     print(f"results: {out}")
     return 1 if failures else 0
+
+
+def _wait_while(pause: Path | None) -> None:
+    if pause is not None and pause.exists():
+        print(f"[wait] {pause} exists: paused between records", flush=True)
+        while pause.exists():
+            time.sleep(5)
 
 
 if __name__ == "__main__":

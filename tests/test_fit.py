@@ -80,6 +80,22 @@ def test_windowed_variance_stops_after_patience_and_keeps_minimum():
     assert float(rule.best_output.mean()) == pytest.approx(1.63)
 
 
+def test_relative_patience_waits_longer_after_a_late_minimum():
+    values = [0, 1, 1.5, 1.6, 1.62, 1.63, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+
+    def stop_at(relative: float) -> int | None:
+        rule = WindowedVariance(window=3, patience=4, min_iterations=0, relative_patience=relative)
+        for i, v in enumerate(values, start=1):
+            x = torch.full((1, 1, 2, 2), float(v))
+            if rule.update(i, x, x):
+                return i
+        return None
+
+    assert stop_at(0.0) == 10  # minimum at 6, fixed patience 4
+    assert stop_at(0.5) == 10  # 0.5 × 6 = 3 < 4: the fixed patience still rules
+    assert stop_at(2.0) == 18  # waits 2 × 6 = 12 iterations after the minimum
+
+
 def test_auto_stop_can_return_the_output_at_the_minimum():
     res = run(_problem(), _cfg(iterations=300, stop="auto", stop_window=5, stop_patience=10,
                                min_iterations=10, stop_output="minimum", ema=0.0))

@@ -30,6 +30,10 @@ class Config:
         for ``stop_patience`` iterations and return the output at its minimum; never before
         ``min_iterations``) or ``"fixed"`` (run the whole budget, return the last output).
         ``stop_window`` is the number of recent outputs whose variance is tracked.
+        ``stop_relative_patience`` > 0 lets the patience grow with the run: the rule waits
+        ``max(stop_patience, stop_relative_patience × m)`` iterations after a minimum at
+        iteration ``m`` (the averaged output goes on improving after the raw outputs' variance
+        minimum, for longer when the network took longer to get there).
         ``stop_output`` = ``"average"`` returns the exponentially averaged output when the rule fires
         (it averages the iterates after the variance minimum, measured better by 0.2–0.8 dB) or
         ``"minimum"`` the output at the variance minimum (ES-WMV as published).
@@ -69,6 +73,7 @@ class Config:
     stop: str = "auto"
     stop_window: int = 50
     stop_patience: int = 200
+    stop_relative_patience: float = 0.0
     min_iterations: int = 100
     stop_output: str = "average"
     warm_min_iterations: int = 0
@@ -116,6 +121,9 @@ class Config:
                 problems.append(f"{name} must be at least {lo}, not {getattr(self, name)!r}")
         if not self.lr > 0:
             problems.append(f"lr must be positive, not {self.lr!r}")
+        if not 0 <= self.stop_relative_patience <= 100:
+            problems.append("stop_relative_patience must be in [0, 100], not "
+                            f"{self.stop_relative_patience!r}")
         if not 0 <= self.ema < 1:
             problems.append(f"ema must be in [0, 1), not {self.ema!r}")
         if self.reg_noise_std < 0 or self.input_scale <= 0:
@@ -190,16 +198,22 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "fuse": {"reg_noise_std": 0.03},
     },
     # Quality per second: a narrow skip net, native low precision where the CPU has it and the
-    # automatic stop. Tuned by the benchmarks (docs/benchmarks.md).
+    # automatic stop. Tuned by benchmarks/tune.py on scikit-image images, not the paper's
+    # (docs/benchmarks.md, "How the fast preset was tuned").
     "fast": {
         "common": {
             "network": "skip", "channels": (32,) * 5, "skip_channels": (4,) * 5,
             "upsample": "bilinear", "input_channels": 32, "lr": 0.01, "iterations": 3000,
             "reg_noise_std": 1 / 30, "ema": 0.99, "precision": "auto", "channels_last": True,
-            "stop": "auto", "stop_window": 50, "stop_patience": 200, "min_iterations": 100,
+            # the averaged output goes on improving after the variance minimum: wait 2× as long
+            "stop": "auto", "stop_window": 50, "stop_patience": 200, "stop_relative_patience": 2.0,
+            "min_iterations": 100,
             # planes over 1024 px a side go in blended tiles: bounded memory (docs/benchmarks.md)
             "tile": 1024, "tile_overlap": 64,
         },
+        # half the paper's input jitter: the best output comes ~1.5× sooner, as good (tune.py);
+        # the budget caps the images that are still improving slowly
+        "denoise": {"reg_noise_std": 1 / 60, "iterations": 2000},
         "inpaint": {"reg_noise_std": 0.03},
         "sr": {"iterations": 2000, "reg_noise_std": 0.03},
         "deblur": {"reg_noise_std": 0.03},

@@ -117,10 +117,17 @@ def _torch_generator(device: torch.device, seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
 
-def _randn_like(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    if gen.device == x.device:
-        return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-    return torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+def _jitter(z: torch.Tensor, std: float, gen: torch.Generator,
+            bufs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``z + std·N(0, 1)``, drawn into reused buffers (no allocation on the hot path; the previous
+    step's graph, which held them, is gone after its backward pass). The noise is drawn into a
+    standard-layout buffer: ``normal_`` on a channels-last tensor was 10× slower (measured)."""
+    noise, out = bufs
+    if gen.device == noise.device:
+        noise.normal_(generator=gen)
+    else:  # backends without device generators draw on the CPU
+        noise.copy_(torch.randn(noise.shape, generator=gen, dtype=noise.dtype))
+    return torch.add(z, noise, alpha=std, out=out)
 
 
 def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -167,12 +174,15 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     reference = problem.reference.to(device).float() if problem.reference is not None else None
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    jitter_buf = (torch.empty(z.shape, device=device, dtype=z.dtype), torch.empty_like(z)) \
+        if config.reg_noise_std > 0 else None
     warm = init_state is not None
     returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     stop = make_stopping_rule(config.stop, config.stop_window,
                               config.warm_stop_patience if warm else config.stop_patience,
                               config.warm_min_iterations if warm else config.min_iterations,
-                              keep_output=not returns_last)  # no image copy per new minimum
+                              keep_output=not returns_last,  # no image copy per new minimum
+                              relative_patience=0.0 if warm else config.stop_relative_patience)
 
     history: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": []}
     if reference is not None:
@@ -188,7 +198,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     iteration = 0
     try:
         for iteration in range(1, config.iterations + 1):
-            z_in = z + config.reg_noise_std * _randn_like(z, gen) if config.reg_noise_std > 0 else z
+            z_in = _jitter(z, config.reg_noise_std, gen, jitter_buf) if jitter_buf is not None else z
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                 enabled=amp_dtype is not None):
                 out = net(z_in)

@@ -39,6 +39,11 @@ class WindowedVariance:
     min_iterations : int
         Minima before this iteration are ignored: early outputs can be briefly still before the
         network has learnt the image.
+    relative_patience : float
+        The patience grows with the run: the rule waits ``max(patience, relative_patience × m)``
+        iterations after a minimum at iteration ``m``. The averaged output goes on improving
+        after the raw outputs' variance minimum for a while that scales with how long the
+        network took to get there (measured in ``benchmarks/tune.py``); 0 keeps a fixed patience.
 
     ``update(iteration, output, candidate)`` takes the raw network output, whose variance is
     tracked, and the candidate that would be returned (e.g. the averaged output); it keeps the
@@ -48,10 +53,11 @@ class WindowedVariance:
     name = "auto"
 
     def __init__(self, window: int = 50, patience: int = 300, min_iterations: int = 100,
-                 keep_output: bool = True):
+                 keep_output: bool = True, relative_patience: float = 0.0):
         self.window = int(window)
         self.keep_output = keep_output  # False: the caller returns its own output; skip the copies
         self.patience = int(patience)
+        self.relative_patience = float(relative_patience)
         self.min_iterations = int(min_iterations)
         self._buffer: torch.Tensor | None = None
         self._count = 0
@@ -93,13 +99,18 @@ class WindowedVariance:
             self.best_iteration = iteration
             if self.keep_output:
                 self.best_output = candidate.detach().clone()
-        return iteration - self.best_iteration >= self.patience
+        return iteration - self.best_iteration >= self.wait
+
+    @property
+    def wait(self) -> int:
+        """Iterations without a new minimum after which the rule stops."""
+        return max(self.patience, int(self.relative_patience * self.best_iteration))
 
 
 def make_stopping_rule(kind: str, window: int, patience: int, min_iterations: int,
-                       keep_output: bool = True):
+                       keep_output: bool = True, relative_patience: float = 0.0):
     if kind == "fixed":
         return FixedIterations()
     if kind == "auto":
-        return WindowedVariance(window, patience, min_iterations, keep_output)
+        return WindowedVariance(window, patience, min_iterations, keep_output, relative_patience)
     raise ValueError(f"stop must be 'auto' or 'fixed', not {kind!r}.")
