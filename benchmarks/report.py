@@ -593,7 +593,8 @@ def tuning_section(d: dict) -> list[str]:
         at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
               for n in (500, 1000, 1500)}
         change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
-        rows.append([name, change or "(fast preset before tuning)", str(len(rs)),
+        default = "(the fast preset now)" if name == "current" else "(fast preset before tuning)"
+        rows.append([name, change or default, str(len(rs)),
                      fmt(_mean([x["best"] for x in summ])), fmt(_mean([x["best_at"] for x in summ]), 0),
                      fmt(at[500]), fmt(at[1000]), fmt(at[1500]),
                      fmt(_mean([x["within_05_at"] for x in summ]), 0),

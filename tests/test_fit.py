@@ -98,9 +98,15 @@ def test_relative_patience_waits_longer_after_a_late_minimum():
 
 def test_auto_stop_can_return_the_output_at_the_minimum():
     res = run(_problem(), _cfg(iterations=300, stop="auto", stop_window=5, stop_patience=10,
-                               min_iterations=10, stop_output="minimum", ema=0.0))
+                               stop_relative_patience=0, min_iterations=10, stop_output="minimum",
+                               ema=0.0))
     assert res.stopped_early and res.iterations_run < 300
     assert res.stopped_at == res.iterations_run - 10
+    # a relative patience of 2 waits twice as long as the minimum took to come
+    res = run(_problem(), _cfg(iterations=300, stop="auto", stop_window=5, stop_patience=10,
+                               stop_relative_patience=2.0, min_iterations=10,
+                               stop_output="minimum", ema=0.0))
+    assert res.iterations_run - res.stopped_at == max(10, 2 * res.stopped_at)
 
 
 def test_backtracking_restores_parameters_after_a_spike():
@@ -136,3 +142,15 @@ def test_config_validation_and_presets():
     fast = Config.preset("fast")
     assert fast.name == "fast" and fast.stop == "auto"
     assert Config.from_dict(fast.to_dict()) == fast
+
+
+def test_jitter_shrinks_with_plane_size_down_to_half():
+    cfg = Config.preset("fast", "denoise")
+    base = cfg.reg_noise_std
+    assert cfg.jitter_for((96, 96)) == base and cfg.jitter_for((128, 128)) == base
+    assert cfg.jitter_for((192, 192)) == pytest.approx(base * 128 / 192)
+    assert cfg.jitter_for((256, 256)) == pytest.approx(base / 2)
+    assert cfg.jitter_for((2048, 2048)) == pytest.approx(base / 2)  # never below half
+    assert cfg.replace(reg_noise_pixels=0).jitter_for((2048, 2048)) == base  # 0: constant
+    with pytest.raises(ValueError, match="reg_noise_pixels"):
+        cfg.replace(reg_noise_pixels=-1)

@@ -261,7 +261,9 @@ class DipWidget(QWidget):
                                   tooltip="Budget; the automatic stop usually ends earlier."),
             "lr": FloatSpinBox(label="learning rate", min=1e-5, max=1.0, step=0.001),
             "reg_noise_std": FloatSpinBox(label="jitter", min=0.0, max=1.0, step=0.005,
-                                          tooltip="Noise added to the network input every step."),
+                                          tooltip="Noise added to the network input every step. The fast "
+                                                  "denoising preset gives planes larger than 128×128 "
+                                                  "less, down to half (reg_noise_pixels)."),
             "ema": FloatSpinBox(label="averaging", min=0.0, max=0.999, step=0.01,
                                 tooltip="Exponential averaging weight of outputs (0: off)."),
             "loss": ComboBox(label="loss", choices=list(LOSSES),

@@ -174,8 +174,9 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     reference = problem.reference.to(device).float() if problem.reference is not None else None
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    jitter = config.jitter_for(problem.out_hw)
     jitter_buf = (torch.empty(z.shape, device=device, dtype=z.dtype), torch.empty_like(z)) \
-        if config.reg_noise_std > 0 else None
+        if jitter > 0 else None
     warm = init_state is not None
     returns_last = config.stop == "fixed" or (config.stop_output == "average" and config.ema > 0)
     stop = make_stopping_rule(config.stop, config.stop_window,
@@ -198,7 +199,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     iteration = 0
     try:
         for iteration in range(1, config.iterations + 1):
-            z_in = _jitter(z, config.reg_noise_std, gen, jitter_buf) if jitter_buf is not None else z
+            z_in = _jitter(z, jitter, gen, jitter_buf) if jitter_buf is not None else z
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                 enabled=amp_dtype is not None):
                 out = net(z_in)
