@@ -268,6 +268,13 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                           "time/image", "time vs paper recipe"], arows)]
     if targets:
         lines += [*targets, ""]
+    fast_done = {r["image"] for r in recs if r["method"] == "dip" and r["preset"] == "fast"
+                 and not r.get("overrides") and not r.get("iteration_cap")}
+    missing = [i for i in IMAGES[set_name] if i not in fast_done]
+    if missing and fast_done:
+        lines += [f"Not measured yet with the fast preset on this machine: {', '.join(missing)} "
+                  f"(resume with `python benchmarks/run.py {set_name} --data DATA`; finished records are "
+                  "kept).", ""]
     marks = {m for _, m in paper_t.values() if m}
     if "*" in marks:
         lines += ["\\* paper-recipe time estimated as its measured steady seconds per iteration (a capped "
@@ -514,6 +521,10 @@ def tiling_section(d: dict, folder: Path, md_dir: Path) -> list[str]:
              "`benchmarks/tiling.py memory`: denoising a grayscale image with the fast preset for a few "
              "iterations per tile (peak memory does not depend on the number of iterations), each "
              "configuration in a fresh process; peak resident memory of that process.", ""]
+    cpus = sorted({f"{r['machine'].get('cpu')} ({r['timestamp'][:10]})" for r in recs
+                   if r.get("machine") and r.get("timestamp")})
+    if cpus:
+        lines += [f"Measured on: {'; '.join(cpus)}.", ""]
     mem = sorted((r for r in recs if r.get("kind") == "memory"),
                  key=lambda r: (r["size"], str(r["tile"])))
     if mem:
@@ -552,7 +563,7 @@ def timelapse_section(d: dict) -> list[str]:
              f"the `camera` scene with a drifting, turning textured disc; fresh Gaussian noise "
              f"σ = {d['sigma']:g} per frame; input {fmt(d.get('noisy_psnr'))} dB, flicker "
              f"{fmt(d.get('noisy_flicker'))}), fast preset, {d['machine'].get('cpu')}, "
-             f"{d['machine'].get('torch_threads')} threads"
+             f"{d['machine'].get('torch_threads')} threads, {str(d.get('date', '?'))[:10]}"
              f"{' (QUICK run: numbers meaningless)' if d.get('quick') else ''}.",
              "Flicker: mean absolute frame-to-frame difference on pixels the disc never touches "
              "(0–255; the clean stack scores 0).", ""]
