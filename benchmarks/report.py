@@ -578,6 +578,20 @@ def timelapse_section(d: dict) -> list[str]:
     return lines
 
 
+def stop_floor_section(store: dict) -> list[str]:
+    """``benchmarks/stop_floor.py``: PSNR where the stop fires for each noise-floor factor k."""
+    import stop_floor
+
+    m = next(iter(store.values()))["machine"]
+    return ["## The automatic stop and the noise level (denoising)", "",
+            "`benchmarks/stop_floor.py`: fast preset on crops of scikit-image images with Gaussian "
+            "noise σ = 25, the windowed-variance rule replayed with `stop_noise_floor = k` (no stop "
+            "while the loss, averaged over 50 steps, is above k × the noise variance estimated from "
+            f"the input). {m.get('cpu')}, {m.get('precision')}. Cells: PSNR of the returned output "
+            "@ the step where the rule stops (the budget when it never does). The fast preset uses "
+            "k = 1.", "", *stop_floor.table(store), ""]
+
+
 def tuning_section(d: dict) -> list[str]:
     """How the fast preset was chosen (``benchmarks/tune.py``): one row per setting tried."""
     import tune
@@ -645,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += tiling_section(json.loads((folder / "tiling.json").read_text()), folder, md_dir)
         if (folder / "timelapse.json").exists():
             lines += timelapse_section(json.loads((folder / "timelapse.json").read_text()))
+        if (folder / "stop-floor.json").exists():
+            lines += stop_floor_section(json.loads((folder / "stop-floor.json").read_text()))
         tuned = sorted(folder.glob("tune-*.json"))
         if tuned:
             lines += ["## How the fast preset was tuned (issue 5)", ""]

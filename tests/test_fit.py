@@ -6,6 +6,7 @@ from _images import TINY
 from napari_dip.core import operators as ops
 from napari_dip.core.config import Config
 from napari_dip.core.fit import Problem, fit, run
+from napari_dip.core.noise import estimate_noise_variance
 from napari_dip.core.stopping import WindowedVariance
 
 
@@ -94,6 +95,36 @@ def test_relative_patience_waits_longer_after_a_late_minimum():
     assert stop_at(0.0) == 10  # minimum at 6, fixed patience 4
     assert stop_at(0.5) == 10  # 0.5 × 6 = 3 < 4: the fixed patience still rules
     assert stop_at(2.0) == 18  # waits 2 × 6 = 12 iterations after the minimum
+
+
+def test_loss_floor_holds_the_stop_while_the_loss_is_above_the_noise_level():
+    values = [0, 1, 1.5, 1.6, 1.62, 1.63, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    losses = [2.0 * 0.9 ** i for i in range(1, 21)]
+
+    def stop_at(floor: float) -> int | None:
+        rule = WindowedVariance(window=3, patience=4, min_iterations=0, loss_floor=floor)
+        for i, (v, loss) in enumerate(zip(values, losses, strict=True), start=1):
+            x = torch.full((1, 1, 2, 2), float(v))
+            if rule.update(i, x, x, loss):
+                return i
+        return None
+
+    assert stop_at(0.0) == 10  # no floor: the variance rule alone decides
+    assert stop_at(1.0) == 10  # the loss is below the floor by then
+    # the mean of the last 3 losses first drops below 0.5 at step 15
+    assert stop_at(0.5) == 15
+    assert stop_at(0.1) is None  # never reached: the budget ends the run
+
+
+def test_noise_variance_estimate():
+    gen = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 128), torch.linspace(0, 1, 128), indexing="ij")
+    smooth = torch.stack([torch.sin(3 * yy) * xx, yy ** 2, 0.5 + 0.2 * torch.cos(5 * xx)])[None]
+    noisy = smooth + 0.1 * torch.randn(smooth.shape, generator=gen)
+    assert estimate_noise_variance(noisy) == pytest.approx(0.01, rel=0.1)
+    assert estimate_noise_variance(smooth) < 1e-5
+    with pytest.raises(ValueError, match="H, W >= 2"):
+        estimate_noise_variance(torch.zeros(1, 1, 1, 5))
 
 
 def test_auto_stop_can_return_the_output_at_the_minimum():

@@ -245,6 +245,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
 
     from .core import operators as ops
     from .core.fit import Problem, fit
+    from .core.noise import estimate_noise_variance
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
@@ -356,7 +357,10 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             ref_t = None if ref_planes is None else \
                 torch.from_numpy(np.ascontiguousarray(ref_planes[i:i + 1][..., oys, oxs]))
             hw = ((tile.y1 - tile.y0) * out_factor, (tile.x1 - tile.x0) * out_factor)
-            problem = Problem(objective, y.shape[1], hw, guide, ref_t)
+            # denoising with the mse loss: the loss should come down to the noise variance
+            noise_var = estimate_noise_variance(y) if task == "denoise" and cfg.loss == "mse" \
+                and cfg.stop_noise_floor > 0 and not (cfg.temporal_weight > 0 and out_planes) else None
+            problem = Problem(objective, y.shape[1], hw, guide, ref_t, noise_var)
             gen = fit(problem, cfg, plane=i, n_planes=n,
                       init_state=states.get(t) if warm_start else None, stop_event=stop_event)
             try:

@@ -41,6 +41,10 @@ class Problem:
         Network input for guided restoration; a random code is used when None.
     reference : tensor (1, C, H, W), optional
         Ground truth in the same units, for PSNR/SSIM bookkeeping only (never for choosing output).
+    noise_variance : float, optional
+        Estimated noise variance of the data in the same units, when the loss is the mean squared
+        error against it (denoising): the automatic stop waits while the loss is above
+        ``config.stop_noise_floor`` times this.
     """
 
     objective: nn.Module
@@ -48,6 +52,7 @@ class Problem:
     out_hw: tuple[int, int]
     guide: torch.Tensor | None = None
     reference: torch.Tensor | None = None
+    noise_variance: float | None = None
 
 
 @dataclass
@@ -183,7 +188,9 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                               config.warm_stop_patience if warm else config.stop_patience,
                               config.warm_min_iterations if warm else config.min_iterations,
                               keep_output=not returns_last,  # no image copy per new minimum
-                              relative_patience=0.0 if warm else config.stop_relative_patience)
+                              relative_patience=0.0 if warm else config.stop_relative_patience,
+                              loss_floor=0.0 if warm or not problem.noise_variance
+                              else config.stop_noise_floor * problem.noise_variance)
 
     history: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": []}
     if reference is not None:
@@ -230,7 +237,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                     avg = raw.clone() if avg is None or config.ema == 0 else (
                         avg.mul_(config.ema).add_(raw, alpha=1 - config.ema))
                 candidate = avg if avg is not None else raw
-                if not spike and stop.update(iteration, raw, candidate):
+                if not spike and stop.update(iteration, raw, candidate, loss_value):
                     stopped_early = True
                 psnr = ssim = None
                 if reference is not None:

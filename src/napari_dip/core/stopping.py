@@ -21,7 +21,8 @@ class FixedIterations:
         self.best_iteration = 0
         self.best_output: torch.Tensor | None = None
 
-    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor) -> bool:
+    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor,
+               loss: float | None = None) -> bool:
         self.best_iteration = iteration
         self.best_output = candidate
         return False
@@ -45,16 +46,26 @@ class WindowedVariance:
         after the raw outputs' variance minimum for a while that scales with how long the
         network took to get there (measured in ``benchmarks/tune.py``); 0 keeps a fixed patience.
 
-    ``update(iteration, output, candidate)`` takes the raw network output, whose variance is
-    tracked, and the candidate that would be returned (e.g. the averaged output); it keeps the
-    candidate at the metric's minimum in ``best_output``.
+    loss_floor : float
+        Do not stop while the loss, averaged over the last ``window`` steps, is above this value
+        (0 disables the check). Denoising sets it just above the noise variance estimated from
+        the input: on strongly textured images the variance has an early, shallow minimum while
+        the network is still learning the texture, with the loss still far above the noise
+        level; stopping there returns a blurred image.
+
+    ``update(iteration, output, candidate, loss)`` takes the raw network output, whose variance is
+    tracked, the candidate that would be returned (e.g. the averaged output) and the step's loss
+    (``None``: no loss check); it keeps the candidate at the metric's minimum in ``best_output``.
     """
 
     name = "auto"
 
     def __init__(self, window: int = 50, patience: int = 300, min_iterations: int = 100,
-                 keep_output: bool = True, relative_patience: float = 0.0):
+                 keep_output: bool = True, relative_patience: float = 0.0,
+                 loss_floor: float = 0.0):
         self.window = int(window)
+        self.loss_floor = float(loss_floor)
+        self._losses: list[float] = []  # the last `window` losses
         self.keep_output = keep_output  # False: the caller returns its own output; skip the copies
         self.patience = int(patience)
         self.relative_patience = float(relative_patience)
@@ -66,7 +77,12 @@ class WindowedVariance:
         self.best_iteration = 0
         self.best_output: torch.Tensor | None = None
 
-    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor) -> bool:
+    def update(self, iteration: int, output: torch.Tensor, candidate: torch.Tensor,
+               loss: float | None = None) -> bool:
+        if loss is not None and self.loss_floor > 0:
+            self._losses.append(float(loss))
+            if len(self._losses) > self.window:
+                self._losses.pop(0)
         flat = output.detach().reshape(-1).float()
         if self._buffer is None:
             self._buffer = torch.empty((self.window, flat.numel()), device=flat.device)
@@ -99,7 +115,14 @@ class WindowedVariance:
             self.best_iteration = iteration
             if self.keep_output:
                 self.best_output = candidate.detach().clone()
-        return iteration - self.best_iteration >= self.wait
+        return iteration - self.best_iteration >= self.wait and not self.above_loss_floor
+
+    @property
+    def above_loss_floor(self) -> bool:
+        """Whether the loss, averaged over the last ``window`` steps, is still above ``loss_floor``."""
+        if self.loss_floor <= 0 or not self._losses:
+            return False
+        return sum(self._losses) / len(self._losses) > self.loss_floor
 
     @property
     def wait(self) -> int:
@@ -108,9 +131,11 @@ class WindowedVariance:
 
 
 def make_stopping_rule(kind: str, window: int, patience: int, min_iterations: int,
-                       keep_output: bool = True, relative_patience: float = 0.0):
+                       keep_output: bool = True, relative_patience: float = 0.0,
+                       loss_floor: float = 0.0):
     if kind == "fixed":
         return FixedIterations()
     if kind == "auto":
-        return WindowedVariance(window, patience, min_iterations, keep_output, relative_patience)
+        return WindowedVariance(window, patience, min_iterations, keep_output, relative_patience,
+                                loss_floor)
     raise ValueError(f"stop must be 'auto' or 'fixed', not {kind!r}.")
