@@ -182,3 +182,12 @@ def load_image(path: str | Path) -> np.ndarray:
         if im.mode not in ("L", "RGB"):
             im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK") else "L")
         return np.asarray(im).copy()
+
+
+def finish(gen):
+    """Run a ``restore_iter`` generator to its end and return its result (the StopIteration value)."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import clean_float, machine_info, now
+from common import clean_float, finish, machine_info, now
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = (0.0, 0.9, 0.95, 1.0, 1.1)
@@ -52,12 +52,7 @@ def run_case(clean: np.ndarray, iterations: int) -> dict:
     gen = restore_iter("denoise", noisy, reference=clean, preset="fast", stop="auto",
                        stop_patience=iterations + 1, iterations=iterations, preview_every=iterations)
     t0 = time.perf_counter()
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            res = done.value
-            break
+    res = finish(gen)
     plane = res.planes[0]
     h = plane.history
     shift = psnr(clean, np.clip(res.image, 0, 255), data_range=255.0) - h["psnr"][-1]

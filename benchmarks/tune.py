@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ResultStore, clean_float, machine_info, now
+from common import ResultStore, clean_float, finish, machine_info, now
 
 # The fast preset as it was before this tuning: every config below is a change against it, so the
 # table stays reproducible after the preset moves on.
@@ -126,12 +126,7 @@ def run_one(task: str, case: dict, overrides: dict, iterations: int, pre_tuning:
               "stop_relative_patience": 0, "iterations": iterations, "preview_every": iterations}
     gen = restore_iter(task, case["image"], reference=case["truth"], **case["kwargs"], **kwargs)
     t0 = time.perf_counter()
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            result = done.value
-            break
+    result = finish(gen)
     wall = time.perf_counter() - t0
     plane = result.planes[0]
     h = plane.history
