@@ -1,6 +1,6 @@
 """How long the automatic stop should wait for the loss to reach the noise level (denoising).
 
-    python benchmarks/stop_floor.py [--out benchmarks/results/stop-floor.json] [--iterations 1500]
+    python benchmarks/stop_floor.py [--out benchmarks/results/stop-floor.json]
 
 On strongly textured images the windowed variance of the outputs has an early, shallow minimum
 while the network is still learning the texture, and the stop fired there (baboon: 19.8 dB at step

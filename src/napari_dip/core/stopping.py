@@ -8,6 +8,8 @@ again. The variance of the last W outputs therefore has a minimum near the best 
 
 from __future__ import annotations
 
+from collections import deque
+
 import torch
 
 
@@ -48,10 +50,10 @@ class WindowedVariance:
 
     loss_floor : float
         Do not stop while the loss, averaged over the last ``window`` steps, is above this value
-        (0 disables the check). Denoising sets it just above the noise variance estimated from
-        the input: on strongly textured images the variance has an early, shallow minimum while
-        the network is still learning the texture, with the loss still far above the noise
-        level; stopping there returns a blurred image.
+        (0 disables the check). Denoising sets it to the noise variance estimated from the
+        input (times ``Config.stop_noise_floor``): on strongly textured images the variance
+        has an early, shallow minimum while the network is still learning the texture, with the
+        loss still far above the noise level; stopping there returns a blurred image.
 
     ``update(iteration, output, candidate, loss)`` takes the raw network output, whose variance is
     tracked, the candidate that would be returned (e.g. the averaged output) and the step's loss
@@ -65,7 +67,7 @@ class WindowedVariance:
                  loss_floor: float = 0.0):
         self.window = int(window)
         self.loss_floor = float(loss_floor)
-        self._losses: list[float] = []  # the last `window` losses
+        self._losses: deque[float] = deque(maxlen=self.window)  # the last `window` losses
         self.keep_output = keep_output  # False: the caller returns its own output; skip the copies
         self.patience = int(patience)
         self.relative_patience = float(relative_patience)
@@ -81,8 +83,6 @@ class WindowedVariance:
                loss: float | None = None) -> bool:
         if loss is not None and self.loss_floor > 0:
             self._losses.append(float(loss))
-            if len(self._losses) > self.window:
-                self._losses.pop(0)
         flat = output.detach().reshape(-1).float()
         if self._buffer is None:
             self._buffer = torch.empty((self.window, flat.numel()), device=flat.device)
