@@ -122,22 +122,26 @@ def readme_step_estimate(pixels: int) -> float:
     return t0 + (t1 - t0) * (pixels - p0) / (p1 - p0)
 
 
-def paper_time(set_name: str, image: str, recs: list[dict]) -> tuple[float | None, str]:
+def paper_time(set_name: str, image: str, recs: list[dict], cpu: str | None = None
+               ) -> tuple[float | None, str]:
     """Seconds per image of the paper recipe: measured, or s/it × full budget, or README estimate.
 
     A capped run's s/it is its steady-state step time (first step's set-up left out), so the
-    estimate does not flatter the fast preset.
+    estimate does not flatter the fast preset. Records from ``cpu`` (the machine the fast run used)
+    come first, so a ratio compares two runs on one machine whenever one was measured there.
     """
     budget = paper_budget(set_name)
-    full = [r for r in recs if r["image"] == image and r["method"] == "dip" and r["preset"] == "paper"
-            and not r.get("overrides")]
+    paper = [r for r in recs if r["method"] == "dip" and r["preset"] == "paper" and not r.get("overrides")]
+    paper.sort(key=lambda r: r.get("machine", {}).get("cpu") != cpu)  # stable: same machine first
+    full = [r for r in paper if r["image"] == image]
     done = [r for r in full if not r.get("iteration_cap") or r["iteration_cap"] >= budget]
     if done:
         return done[0]["seconds_per_image"], ""
     shapes = [r["shape"] for r in recs if r["image"] == image]
-    if not full and shapes:  # step cost depends on the size only: take a same-size image's
-        full = [r for r in recs if r["method"] == "dip" and r["preset"] == "paper"
-                and not r.get("overrides") and r["shape"] == shapes[0]]
+    if shapes:  # step cost depends on the size only: a same-size image's from the same machine will do
+        same_size = [r for r in paper if r["shape"] == shapes[0]]
+        same_cpu = [r for r in full + same_size if r.get("machine", {}).get("cpu") == cpu]
+        full = same_cpu or full or same_size
     if full:
         r = full[0]
         return (r.get("seconds_per_iteration_steady") or r["seconds_per_iteration"]) * budget, "*"
@@ -198,6 +202,14 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
         avg.append(f"**{fmt(shown)}**")
     rows.append(avg)
     lines += ["PSNR (dB) per image:", "", *table(header, rows)]
+    lost = [r for r in recs if r.get("lost_zero_pixels")]
+    for img in sorted({r["image"] for r in lost}):
+        rs = [r for r in lost if r["image"] == img]
+        vals = ", ".join(f"{variant(r)} {fmt(r['psnr_excl_lost_zeros'])}" for r in rs)
+        lines += [f"`{img}`: {rs[0]['lost_zero_pixels']} clean pixels have the value 0, so the "
+                  "protocol's mask (`masked != 0`) calls them missing and no method can know they are "
+                  "black (the paper's DIP score there suggests its runs had the true mask). "
+                  f"PSNR without those pixels: {vals}.", ""]
     if set(NOT_AVERAGED) & set(images):
         lines += [f"The averages leave out the two-modality pairs `{MODALITY}` (any intensity scale is a "
                   f"valid fusion there) and `{SAMPLE_PAIR}` (no ground truth).", ""]
@@ -228,7 +240,9 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
     # averages per method, with time
     arows = []
     targets: list[str] = []
-    paper_t = {i: paper_time(set_name, i, recs) for i in images}
+    fast_cpu = {r["image"]: r.get("machine", {}).get("cpu") for r in recs
+                if r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")}
+    paper_t = {i: paper_time(set_name, i, recs, fast_cpu.get(i)) for i in images}
     for v in variants:
         rs = [cell[(i, v)] for i in avg_images if (i, v) in cell]
         if not rs:

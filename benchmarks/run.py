@@ -116,6 +116,27 @@ def score_plain(truth: np.ndarray) -> Callable[[np.ndarray], dict[str, Any]]:
     return score
 
 
+def score_inpaint(truth: np.ndarray, known: np.ndarray) -> Callable[[np.ndarray], dict[str, Any]]:
+    """The protocol's PSNR, plus one that leaves out clean pixels of value 0 where the protocol's
+    mask (``masked != 0``) wrongly calls them missing: peppers256's black first row and column
+    (511 px) are lost to every method and cap its PSNR near 26 dB (perfect elsewhere)."""
+    plain = score_plain(truth)
+    lost = (truth == 0) & ~known
+
+    def score(out: np.ndarray) -> dict[str, Any]:
+        res = plain(out)
+        if lost.any():
+            from napari_dip.core.metrics import psnr
+
+            keep = ~lost
+            o = np.clip(np.asarray(out, dtype=np.float64), 0, 255)
+            res["psnr_excl_lost_zeros"] = clean_float(psnr(truth[keep], o[keep], data_range=255.0))
+            res["lost_zero_pixels"] = int(lost.sum())
+        return res
+
+    return score
+
+
 def score_sr(truth: np.ndarray) -> Callable[[np.ndarray], dict[str, Any]]:
     from napari_dip.core.metrics import psnr_y, rgb_to_y, ssim
 
@@ -187,7 +208,7 @@ def inpaint_cases(data: Path, names) -> Iterator[Case]:
         gt = load_image(data / "inpaint-50pct" / f"{n}_GT.png")
         known = masked != 0
         base = {"biharmonic": lambda m=masked, k=known: 255 * bl.biharmonic(_float01(m), k)}
-        yield Case(n, "inpaint", masked, gt, {"mask": known}, score_plain(gt), base,
+        yield Case(n, "inpaint", masked, gt, {"mask": known}, score_inpaint(gt, known), base,
                    {"known_fraction": round(float(known.mean()), 4)})
 
 
