@@ -286,13 +286,14 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                  and not r.get("overrides") and not r.get("iteration_cap")}
     missing = [i for i in IMAGES[set_name] if i not in fast_done]
     if missing and fast_done:
-        lines += [f"Not measured yet with the fast preset on this machine: {', '.join(missing)} "
+        lines += [f"Not measured yet with the fast preset: {', '.join(missing)} "
                   f"(resume with `python benchmarks/run.py {set_name} --data DATA`; finished records are "
                   "kept).", ""]
     marks = {m for _, m in paper_t.values() if m}
     if "*" in marks:
         lines += ["\\* paper-recipe time estimated as its measured steady seconds per iteration (a capped "
-                  "run of this image or of one of the same size in this set) × "
+                  "run of this image or of one of the same size in this set, taken on the fast run's CPU "
+                  "whenever one was measured there) × "
                   f"its full budget of {paper_budget(set_name)} iterations.", ""]
     if "‡" in marks:
         lines += ["‡ paper-recipe time not measured here: estimated from the data README's step cost "
