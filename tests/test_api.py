@@ -77,6 +77,29 @@ def test_inpaint_deblur_fuse_shapes():
     assert nd.fuse(img, rgb_guide, mode="guided", **TINY).image.shape == img.shape
 
 
+def test_inpaint_keeps_known_pixels_exactly():
+    from napari_dip.api import restore_iter
+
+    img = astronaut_crop(32).astype(np.float64) * 1.7 + 3.0  # float data: no uint8 rounding to hide in
+    known = degrade.random_mask(img.shape[:2], 0.6, seed=1)
+    damaged = np.where(known[..., None], img, 0.0)
+    res = nd.inpaint(damaged, known, **TINY)
+    np.testing.assert_array_equal(res.image[known], damaged[known].astype(np.float32))
+    assert not np.allclose(res.image[~known], 0.0)  # the holes are filled
+    # previews show the same composite as the result
+    previews = [p.preview for p in restore_iter("inpaint", damaged, mask=known, **TINY)
+                if p.preview is not None]
+    assert previews and all(np.array_equal(p[known], damaged[known].astype(np.float32)) for p in previews)
+    # keep_known=False: every pixel is the network's output
+    raw = nd.inpaint(damaged, known, keep_known=False, **TINY)
+    assert not np.allclose(raw.image[known], damaged[known])
+    np.testing.assert_allclose(raw.image[~known], res.image[~known], atol=1e-5)  # same run otherwise
+    # uint8 output in the input's dtype keeps the known values bit for bit
+    u8 = np.where(known, camera_crop(32), 0).astype(np.uint8)
+    out = nd.inpaint(u8, known, output_dtype="input", **TINY).image
+    assert out.dtype == np.uint8 and np.array_equal(out[known], u8[known])
+
+
 def test_generator_preview_is_in_input_layout():
     rgb = astronaut_crop(24)
     gen = nd.restore_iter("denoise", rgb, **TINY)

@@ -120,8 +120,16 @@ def test_inpaint_end_to_end_with_labels(make_napari_viewer, qtbot):
     assert result.data.shape == (32, 40)
     np.testing.assert_allclose(result.scale, (2, 2))
     assert result.metadata["napari_dip"]["task"] == "inpaint"
-    # the holes were filled with something other than the painted-over zeros
+    # the holes were filled with something other than the painted-over zeros ...
     assert float(result.data[defects > 0].mean()) > 20
+    # ... and nothing outside the painted defects changed
+    np.testing.assert_allclose(result.data[defects == 0], img_damaged[defects == 0], rtol=1e-6)
+    # unticked, the whole image is the network's output
+    w.keep_known.value = False
+    w.image.value = layer
+    run_to_end(qtbot, w)
+    second = viewer.layers["damaged [DIP inpaint] [1]"]  # a new run never overwrites a result
+    assert not np.allclose(second.data[defects == 0], img_damaged[defects == 0])
 
 
 def test_super_resolution_geometry(make_napari_viewer, qtbot):

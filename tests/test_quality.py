@@ -39,7 +39,8 @@ def test_inpaint_half_the_pixels():
     res = nd.inpaint(masked, known, reference=clean, iterations=600)
     after = res.metrics["psnr"]
     print(f"inpaint: {before:.2f} -> {after:.2f} dB, stop at {res.stopped_at}/{res.iterations_run}")
-    assert after >= 29.0 and after - before >= 17.0  # measured: 11.42 -> 31.54 dB at 600 iterations
+    # measured: 11.42 -> 32.49 dB at 600 iterations (known pixels kept; 31.54 for the raw output)
+    assert after >= 29.0 and after - before >= 17.0
 
 
 def test_superresolution_beats_bicubic():

@@ -220,7 +220,8 @@ def restore_iter(task: str, image, *, axes: str | None = None, **kwargs: Any) ->
 
 def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, kernel: str = "lanczos2",
                  psf=None, second=None, fusion: str = "gradient", fusion_weight: float = 0.5,
-                 gradient_weight: float = 1.0, channel_axis: int | None = None,
+                 gradient_weight: float = 1.0, keep_known: bool = True,
+                 channel_axis: int | None = None,
                  rgb: bool | None = None, reference=None, output_dtype=None,
                  preset: str | None = "fast", config: Config | None = None, warm_start: bool = False,
                  stop_event=None,
@@ -228,7 +229,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     """The engine behind :func:`restore_iter` (the input's axes already in the inferred layout).
 
     Parameters are those of the task functions (:func:`denoise`, :func:`inpaint`,
-    :func:`super_resolve`, :func:`deblur`, :func:`fuse`; ``second`` is fusion's source b).
+    :func:`super_resolve`, :func:`deblur`, :func:`fuse`; ``second`` is fusion's source b;
+    ``keep_known`` applies to inpainting only).
     Yields :class:`napari_dip.core.fit.Progress` after each iteration; its ``preview`` (every
     ``preview_every`` iterations) is one plane in the input's units and axis order. Closing the
     generator stops the run within the current iteration. Setting ``stop_event`` (a
@@ -329,8 +331,18 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         guide = torch.from_numpy(np.ascontiguousarray(guide_planes[i:i + 1][..., ys, xs]))
         return ops.DataFidelity(ops.Identity(), y, cfg.loss), guide
 
+    def kept(out: np.ndarray, first: int) -> np.ndarray:
+        """Inpainting: measured pixels exactly as given, the network's output only in the holes.
+
+        ``out`` holds planes ``first, first + 1, ...`` as (N, C, H, W) in the input's units.
+        """
+        if known is None or not keep_known:
+            return out
+        k = known if known.shape[0] == 1 else known[first:first + out.shape[0]]
+        return np.where(k, planes[first:first + out.shape[0]].astype(out.dtype), out)
+
     def to_preview(plane_out: np.ndarray, i: int) -> np.ndarray:
-        prev = norm.inverse(plane_out[None], None)
+        prev = kept(norm.inverse(plane_out[None], None), i)
         a = None
         if alpha is not None:
             a = alpha[i:i + 1] if out_factor == 1 else \
@@ -398,7 +410,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             out_planes += [np.full_like(out_planes[-1], np.nan)] * (n - i - 1)
             break
 
+    n_done = i + 1
     out = norm.inverse(np.stack(out_planes), resolve_output_dtype(output_dtype, arr.dtype))
+    out[:n_done] = kept(out[:n_done], 0)
     if alpha is not None and out_factor > 1:
         alpha = alpha.repeat(out_factor, -2).repeat(out_factor, -1)
     image_out = Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(out, alpha)
@@ -477,8 +491,8 @@ def denoise(image, *, preset: str = "fast", reference=None, channel_axis: int | 
                              channel_axis=channel_axis, **settings))
 
 
-def inpaint(image, mask, *, preset: str = "fast", reference=None, channel_axis: int | None = None,
-            **settings: Any) -> Result:
+def inpaint(image, mask, *, keep_known: bool = True, preset: str = "fast", reference=None,
+            channel_axis: int | None = None, **settings: Any) -> Result:
     """Fill missing pixels.
 
     Parameters
@@ -488,15 +502,19 @@ def inpaint(image, mask, *, preset: str = "fast", reference=None, channel_axis: 
     mask : array, shape (H, W) or image.shape
         Non-zero/True where the pixel is **known**, 0/False where it must be filled. A (H, W)
         mask applies to every plane and channel.
+    keep_known : bool
+        True (default): known pixels are returned exactly as given and only the holes come from
+        the network, so a painted defect changes nothing outside it. False: every pixel is the
+        network's output, which also smooths the known pixels (useful when they are noisy).
     """ + _SETTINGS_DOC + """
     Returns
     -------
     Result
-        Known pixels are re-estimated too (they are denoised); use
-        ``np.where(mask, image, result.image)`` to keep them exactly.
+        ``image`` shaped like ``image``. The PSNR history during the run (``Result.history``) is
+        of the network's output over all pixels; ``Result.metrics`` is of the returned image.
     """
-    return _run(restore_iter("inpaint", image, mask=mask, preset=preset, reference=reference,
-                             channel_axis=channel_axis, **settings))
+    return _run(restore_iter("inpaint", image, mask=mask, keep_known=keep_known, preset=preset,
+                             reference=reference, channel_axis=channel_axis, **settings))
 
 
 def super_resolve(image, factor: int, *, kernel: str = "lanczos2", preset: str = "fast",

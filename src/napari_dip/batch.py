@@ -450,7 +450,8 @@ def _run_dask(tasks: list[Task], options: dict, bar: _Bar, scheduler, workers: i
     return results
 
 
-def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, factor: int | None = None,
+def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, keep_known: bool = True,
+          factor: int | None = None,
           kernel: str = "lanczos2", psf=None, frames: bool = False, warm_start: bool = False,
           channel_axis: int | None = None, axes: str | None = None, preset: str = "fast", scheduler=None,
           workers: int | str | None = None, processes: bool = True, overwrite: bool = False,
@@ -466,8 +467,9 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, f
         Outputs keep their input's name (TIFF outputs are float32 in the input's units; PNG/JPEG
         keep 8/16-bit). ``batch-summary.json`` lists every task.
     task : {'denoise', 'inpaint', 'sr', 'deblur'}
-        With ``mask`` (inpaint; array or image path, non-zero = known), ``factor`` and ``kernel``
-        (sr), ``psf`` (deblur; array, image path or Gaussian sigma).
+        With ``mask`` (inpaint; array or image path, non-zero = known) and ``keep_known``
+        (inpaint: known pixels unchanged, the default), ``factor`` and ``kernel`` (sr), ``psf``
+        (deblur; array, image path or Gaussian sigma).
     frames : bool
         Make each frame (plane along the first stack axis, e.g. each page of a multi-page TIFF) its
         own task, so frames run in parallel; the frames are stacked into the output when all are
@@ -522,6 +524,7 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, f
         if m.ndim == 3 and m.shape[-1] in (3, 4):
             m = m[..., 0]
         kwargs["mask"] = m != 0
+        kwargs["keep_known"] = keep_known
     elif task == "sr":
         if factor is None:
             raise ValueError("super-resolution needs a factor (2, 3, 4 or 8).")
@@ -616,6 +619,8 @@ def add_parser(sub) -> None:
     p.add_argument("--task", default="denoise", choices=TASKS)
     p.add_argument("--mask", help="inpaint: mask image, non-zero = known pixel (see --holes)")
     p.add_argument("--holes", action="store_true", help="inpaint: the mask marks pixels to fill")
+    p.add_argument("--replace-known", action="store_true",
+                   help="inpaint: the network's output everywhere (default: known pixels unchanged)")
     p.add_argument("--factor", type=int, choices=[2, 3, 4, 8], help="sr: upsampling factor")
     p.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "bicubic", "box"])
     g = p.add_mutually_exclusive_group()
@@ -678,7 +683,8 @@ def main(args) -> int:
             print("napari-dip batch: dask.distributed is not installed; running in this process.",
                   file=sys.stderr)
             workers = None
-    results = batch(args.inputs, args.output, args.task, mask=mask, factor=args.factor,
+    results = batch(args.inputs, args.output, args.task, mask=mask,
+                    keep_known=not getattr(args, "replace_known", False), factor=args.factor,
                     kernel=args.kernel, psf=psf, frames=args.frames, warm_start=args.warm_start,
                     channel_axis=args.channel_axis, scheduler=args.scheduler, workers=workers,
                     overwrite=args.overwrite, quiet=args.quiet, **kw)

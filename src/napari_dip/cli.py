@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("mask", help="mask image: non-zero = known pixel (see --holes)")
     p.add_argument("--holes", action="store_true", help="the mask marks pixels to fill instead")
+    p.add_argument("--replace-known", action="store_true",
+                   help="return the network's output everywhere (default: known pixels unchanged)")
     _common(p)
     p = sub.add_parser("sr", help="super-resolution")
     p.add_argument("input")
@@ -177,6 +179,7 @@ def _restore(args) -> int:
             mask = mask[..., 0]
         mask = mask == 0 if args.holes else mask != 0
         kw["mask"] = mask
+        kw["keep_known"] = not args.replace_known
     elif task == "sr":
         kw.update(factor=args.factor, kernel=args.kernel)
     elif task == "deblur":

@@ -891,7 +891,12 @@ class InpaintWidget(DipWidget):
     def _task_widgets(self) -> list:
         self.mask = self._layer_choice("defects", "labels", "Labels layer: every non-zero label marks a "
                                        "pixel to fill. Paint defects with the labels brush.")
-        return [self.mask]
+        self.keep_known = CheckBox(label="keep unpainted pixels", value=True,
+                                   tooltip="On: only the painted pixels change; every other pixel keeps "
+                                   "its value. Off: the whole image is the network's output, which "
+                                   "also smooths noise outside the defects.")
+        self.task_fields = {"keep_known": self.keep_known}
+        return [self.mask, self.keep_known]
 
     def _task_kwargs(self, plan: Plan) -> dict:
         labels = self.mask.value
@@ -922,7 +927,7 @@ class InpaintWidget(DipWidget):
         if defects.all():
             raise Refused(f"mask '{labels.name}' covers every pixel of '{image.name}': nothing is left to "
                           "fill the holes from.")
-        return {"mask": ~defects}
+        return {"mask": ~defects, "keep_known": bool(self.keep_known.value)}
 
 
 class SuperResolutionWidget(DipWidget):
