@@ -55,10 +55,17 @@ CONFIGS: dict[str, dict] = {
     "s16j60": {"skip_channels": (16,) * 5, "reg_noise_std": 1 / 60},
     "s16near": {"skip_channels": (16,) * 5, "upsample": "nearest"},
     "s16nearj45": {"skip_channels": (16,) * 5, "upsample": "nearest", "reg_noise_std": 1 / 45},
+    # fusion, recorded before the engine fed both sources to the network: a random code as input
+    "random-code": {},
+    # fusion: the balance of its two terms (a keyword of restore_iter, not a Config field)
+    "gw3": {"gradient_weight": 3.0},
+    "gw03": {"gradient_weight": 0.3},
 }
 PATIENCES = (100, 150, 200, 300)
 PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",
-            "inpaint": "50 % of the pixels missing at random, seeded"}
+            "inpaint": "50 % of the pixels missing at random, seeded",
+            "fuse": "multi-focus pair: each source blurs (Gaussian σ 3 px) the other's half of the "
+                    "image, as benchmarks/run.py's fusion-multifocus set does"}
 
 
 def show(v, key: str = "") -> str:
@@ -96,6 +103,15 @@ def tuning_images(task: str) -> dict[str, dict]:
             known = degrade.random_mask(clean.shape, 0.5, seed=i)
             out[name] = {"image": np.where(known, clean, 0).astype(np.uint8), "truth": clean,
                          "kwargs": {"mask": known}}
+        return out
+    if task == "fuse":
+        from run import multifocus_pair
+
+        out = {}
+        for name in ("astronaut", "coffee", "chelsea"):
+            clean = _crop(getattr(data, name)())
+            a, b = multifocus_pair(clean)
+            out[name] = {"image": a, "truth": clean, "kwargs": {"second": b, "fusion": "gradient"}}
         return out
     raise ValueError(f"unknown tuning task {task!r}")
 
@@ -173,7 +189,7 @@ def report(store_path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["denoise", "inpaint", "report"])
+    ap.add_argument("task", choices=["denoise", "inpaint", "fuse", "report"])
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--out", type=Path)
