@@ -223,10 +223,11 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
     for img in sorted({r["image"] for r in lost}):
         rs = [r for r in lost if r["image"] == img]
         vals = ", ".join(f"{variant(r)} {fmt(r['psnr_excl_lost_zeros'])}" for r in rs)
+        big = max(r["psnr_excl_lost_zeros"] - r["psnr"] for r in rs) > 1.0
         lines += [f"`{img}`: {rs[0]['lost_zero_pixels']} clean pixels have the value 0, so the "
                   "protocol's mask (`masked != 0`) calls them missing and no method can know they are "
-                  "black (the paper's DIP score there suggests its runs had the true mask). "
-                  f"PSNR without those pixels: {vals}.", ""]
+                  "black" + (" (the paper's DIP score there suggests its runs had the true mask)" if big
+                             else "") + f". PSNR without those pixels: {vals}.", ""]
     if set(NOT_AVERAGED) & set(images):
         lines += [f"The averages leave out the two-modality pairs `{MODALITY}` (any intensity scale is a "
                   f"valid fusion there) and `{SAMPLE_PAIR}` (no ground truth).", ""]
@@ -287,8 +288,10 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                         f"{'met' if ok[2] else 'NOT met'}.")
         gap = _mean([(r["best_psnr"] - raw_psnr(r)) if r.get("best_psnr") is not None else None
                      for r in rs]) if is_dip else None
+        ssims = [r["ssim"] for r in rs if r.get("ssim") is not None]
         arows.append([v, f"{len(rs)}/{n_all}", fmt(_mean([r["psnr"] for r in rs])),
-                      fmt(_mean([r["ssim"] for r in rs]), 4),
+                      fmt(_mean(ssims), 4) + (f" ({len(ssims)}/{len(rs)})" if ssims and len(ssims) < len(rs)
+                                              else ""),
                       fmt(gap) if is_dip else "–",
                       fmt(_mean([r.get("seconds_per_iteration") for r in rs]), 3) if is_dip else "–",
                       fmt_time(_mean([r["seconds_per_image"] for r in rs])), ratio])
@@ -340,11 +343,11 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                           "s/it", "time", "paper recipe time", "precision, threads"]
                          + (["PSNR raw", "SSIM raw"] if inpaint else []), drows)]
         if inpaint:
-            lines += ["", "Inpainting: PSNR/SSIM score what `inpaint` returns by default, the known pixels "
+            lines += ["Inpainting: PSNR/SSIM score what `inpaint` returns by default, the known pixels "
                       "as given and the network's output in the holes; *raw* scores the network's output "
                       "everywhere (what the paper's DIP numbers are of), and the best-PSNR column and "
                       "the plot follow that raw output. SSIM – : runs scored before the default output "
-                      "kept known pixels, when only its PSNR was recorded."]
+                      "kept known pixels, when only its PSNR was recorded.", ""]
 
     # plain statement against the paper
     pdip = {k: v for k, v in pub.items() if k.startswith("DIP")}
@@ -643,25 +646,32 @@ def tuning_section(d: dict) -> list[str]:
     task = d["task"]
     recs = d["records"]
     cfg = Config.preset("fast", task)
+    budget = min(cfg.iterations, d["iterations"])
+    fixed = cfg.stop == "fixed"
+    patience = 10**9 if fixed else cfg.stop_patience  # a fixed budget: a rule that never fires
     images = sorted({r["image"] for r in recs})
+    returned = (f"'returned' is the output at the current preset's fixed budget of {budget} steps."
+                if fixed else
+                f"'returned' replays the current preset's rule (patience {cfg.stop_patience}, relative "
+                f"patience {cfg.stop_relative_patience:g}, budget ≤ {budget}).")
     lines = [f"### Tuning the fast preset: {task}", "",
              f"`benchmarks/tune.py {task}`: 256×256 crops of scikit-image's {', '.join(images)} "
              f"({tune.PROBLEMS[task]}), never the paper's images. One run of {d['iterations']} "
              "iterations per setting and image (changes against the fast preset as it was before "
              "tuning), the automatic stop replayed offline on the recorded variance metric. "
-             "Means over the images; PSNR of the averaged output against the clean crop. "
-             f"'returned' replays the current preset's rule (patience {cfg.stop_patience}, relative "
-             f"patience {cfg.stop_relative_patience:g}, budget ≤ {min(cfg.iterations, d['iterations'])}).",
+             f"Means over the images; PSNR of the averaged output against the clean crop. {returned}",
              ""]
     rows = []
     for name in dict.fromkeys(r["config_name"] for r in recs):
         rs = [r for r in recs if r["config_name"] == name]
-        summ = [tune.summarise(r, cfg.stop_patience, cfg.stop_relative_patience,
-                               min(cfg.iterations, d["iterations"])) for r in rs]
+        summ = [tune.summarise(r, patience, 0.0 if fixed else cfg.stop_relative_patience, budget)
+                for r in rs]
         at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
               for n in (500, 1000, 1500)}
         change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
-        default = "(the fast preset now)" if name == "current" else "(fast preset before tuning)"
+        default = {"current": "(the fast preset now)",
+                   "random-code": "(a random code as the network's input, the engine before)"}.get(
+                       name, "(fast preset before tuning)")
         rows.append([name, change or default, str(len(rs)),
                      fmt(_mean([x["best"] for x in summ])), fmt(_mean([x["best_at"] for x in summ]), 0),
                      fmt(at[500]), fmt(at[1000]), fmt(at[1500]),
