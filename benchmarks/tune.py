@@ -57,9 +57,6 @@ CONFIGS: dict[str, dict] = {
     "s16nearj45": {"skip_channels": (16,) * 5, "upsample": "nearest", "reg_noise_std": 1 / 45},
     # fusion, recorded before the engine fed both sources to the network: a random code as input
     "random-code": {},
-    # fusion: the balance of its two terms (a keyword of restore_iter, not a Config field)
-    "gw3": {"gradient_weight": 3.0},
-    "gw03": {"gradient_weight": 0.3},
 }
 PATIENCES = (100, 150, 200, 300)
 PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",

@@ -148,6 +148,26 @@ def test_cli_denoise_and_error(tmp_path):
     assert main(["denoise", str(tmp_path / "missing.png"), "-o", str(out)]) == 2
 
 
+def test_cli_inpaint_keeps_known_pixels_unless_told(tmp_path):
+    import imageio.v3 as iio
+
+    img = camera_crop(24)
+    holes = np.zeros((24, 24), np.uint8)
+    holes[8:12, 4:20] = 255
+    damaged = np.where(holes > 0, 0, img).astype(np.uint8)
+    iio.imwrite(tmp_path / "in.png", damaged)
+    iio.imwrite(tmp_path / "holes.png", holes)
+    args = ["--set", "channels=[8,8,8]", "--set", "skip_channels=[2,2,2]", "--iterations", "3", "--quiet"]
+    outs = {}
+    for name, extra in (("kept", []), ("replaced", ["--replace-known"])):
+        outs[name] = tmp_path / f"{name}.png"
+        assert main(["inpaint", str(tmp_path / "in.png"), str(tmp_path / "holes.png"), "--holes",
+                     "-o", str(outs[name]), *extra, *args]) == 0
+    known = holes == 0
+    assert np.array_equal(iio.imread(outs["kept"])[known], damaged[known])
+    assert not np.array_equal(iio.imread(outs["replaced"])[known], damaged[known])
+
+
 def test_cli_demo(tmp_path):
     assert main(["demo", "-o", str(tmp_path), "--size", "32", "--iterations", "3", "--quiet"]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())

@@ -43,6 +43,23 @@ def test_inpaint_half_the_pixels():
     assert after >= 29.0 and after - before >= 17.0
 
 
+def test_multifocus_fusion_beats_averaging():
+    from scipy import ndimage as ndi
+
+    clean = camera_crop(96).astype(np.float64)
+    blurred = ndi.gaussian_filter(clean, 3.0, mode="reflect")
+    left = np.zeros(clean.shape, bool)
+    left[:, :48] = True
+    a = np.where(left, clean, blurred).astype(np.uint8)  # sharp on the left
+    b = np.where(left, blurred, clean).astype(np.uint8)  # sharp on the right
+    averaged = psnr(clean, (a.astype(np.float64) + b) / 2)
+    res = nd.fuse(a, b, reference=clean.astype(np.uint8), iterations=600)
+    after = res.metrics["psnr"]
+    print(f"fuse: averaging {averaged:.2f} dB, DIP {after:.2f} dB")
+    # measured: averaging 27.88, DIP 34.85 dB; 32.75 with a random code as the network's input
+    assert after >= averaged + 6.0
+
+
 def test_superresolution_beats_bicubic():
     clean = camera_crop(96)
     low = degrade.downsample(clean, 4)

@@ -684,7 +684,7 @@ def main(args) -> int:
                   file=sys.stderr)
             workers = None
     results = batch(args.inputs, args.output, args.task, mask=mask,
-                    keep_known=not getattr(args, "replace_known", False), factor=args.factor,
+                    keep_known=not args.replace_known, factor=args.factor,
                     kernel=args.kernel, psf=psf, frames=args.frames, warm_start=args.warm_start,
                     channel_axis=args.channel_axis, scheduler=args.scheduler, workers=workers,
                     overwrite=args.overwrite, quiet=args.quiet, **kw)
