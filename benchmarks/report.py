@@ -296,9 +296,11 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
                       fmt(_mean([r.get("seconds_per_iteration") for r in rs]), 3) if is_dip else "–",
                       fmt_time(_mean([r["seconds_per_image"] for r in rs])), ratio])
     if arows:
-        lines += ["Averages per method (over the images each has; best-minus-returned PSNR is the cost of "
-                  "the automatic stop; time ratio = DIP fast wall-clock / paper-recipe wall-clock on "
-                  "the same images):", "",
+        lines += ["Averages per method (over the images each has; best-minus-returned PSNR is what the "
+                  "automatic stop gave up among the iterations run: a run ends when its rule fires, so "
+                  "better iterates after that are not seen here, and the offline replays in 'How the "
+                  "fast preset was tuned' measure those; time ratio = DIP fast wall-clock / "
+                  "paper-recipe wall-clock on the same images):", "",
                   *table(["method", "images", "PSNR", "SSIM", "best − returned (dB)", "s/iteration",
                           "time/image", "time vs paper recipe"], arows)]
     if targets:
@@ -310,6 +312,7 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
         lines += [f"Not measured yet with the fast preset: {', '.join(missing)} "
                   f"(resume with `python benchmarks/run.py {set_name} --data DATA`; finished records are "
                   "kept).", ""]
+    lines += stale_notes(set_name, recs)
     marks = {m for _, m in paper_t.values() if m}
     if "*" in marks:
         lines += ["\\* paper-recipe time estimated as its measured steady seconds per iteration (a capped "
@@ -638,52 +641,91 @@ def stop_floor_section(store: dict) -> list[str]:
             "k = 1.", "", *stop_floor.table(store), ""]
 
 
+# settings that do not change the restored image
+_NO_EFFECT = {"name", "ssim_every", "preview_every", "device", "threads"}
+
+
+def stale_notes(set_name: str, recs: list[dict]) -> list[str]:
+    """Name the fast-preset records made with settings the fast preset no longer has."""
+    from napari_dip import Config
+
+    now_cfg = Config.preset("fast", TASK[set_name]).to_dict()
+    notes = []
+    for r in recs:
+        if (r["method"] != "dip" or r["preset"] != "fast" or r.get("overrides")
+                or r.get("iteration_cap") or not r.get("config")):
+            continue
+        diff = {k: v for k, v in r["config"].items() if k not in _NO_EFFECT and k in now_cfg
+                and (list(v) if isinstance(v, list | tuple) else v)
+                != (list(now_cfg[k]) if isinstance(now_cfg[k], list | tuple) else now_cfg[k])}
+        if not diff:
+            continue
+        changes = ", ".join(f"{k} {v!r} (now {now_cfg[k]!r})" for k, v in diff.items())
+        same = (set(diff) == {"stop"} and r["iterations_run"] == now_cfg["iterations"]
+                and r["stopped_at"] == r["iterations_run"])
+        notes.append(f"`{r['image']}` was run with an earlier fast preset: {changes}"
+                     + ("; its rule never fired and it ran the whole budget, so its output is what "
+                        "the current preset returns" if same else "; rerun it with `--force`") + ".")
+    return [*notes, ""] if notes else []
+
+
 def tuning_section(d: dict) -> list[str]:
-    """How the fast preset was chosen (``benchmarks/tune.py``): one row per setting tried."""
+    """How the fast preset was chosen (``benchmarks/tune.py``): a table per crop size, a row per setting."""
     import tune
     from napari_dip import Config
 
     task = d["task"]
-    recs = d["records"]
     cfg = Config.preset("fast", task)
     budget = min(cfg.iterations, d["iterations"])
     fixed = cfg.stop == "fixed"
     patience = 10**9 if fixed else cfg.stop_patience  # a fixed budget: a rule that never fires
-    images = sorted({r["image"] for r in recs})
     returned = (f"'returned' is the output at the current preset's fixed budget of {budget} steps."
                 if fixed else
                 f"'returned' replays the current preset's rule (patience {cfg.stop_patience}, relative "
                 f"patience {cfg.stop_relative_patience:g}, budget ≤ {budget}).")
-    lines = [f"### Tuning the fast preset: {task}", "",
-             f"`benchmarks/tune.py {task}`: 256×256 crops of scikit-image's {', '.join(images)} "
-             f"({tune.PROBLEMS[task]}), never the paper's images. One run of {d['iterations']} "
-             "iterations per setting and image (changes against the fast preset as it was before "
-             "tuning), the automatic stop replayed offline on the recorded variance metric. "
-             f"Means over the images; PSNR of the averaged output against the clean crop. {returned}",
-             ""]
-    rows = []
-    for name in dict.fromkeys(r["config_name"] for r in recs):
-        rs = [r for r in recs if r["config_name"] == name]
-        summ = [tune.summarise(r, patience, 0.0 if fixed else cfg.stop_relative_patience, budget)
-                for r in rs]
-        at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
-              for n in (500, 1000, 1500)}
-        change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
-        default = {"current": "(the fast preset now)",
-                   "random-code": "(a random code as the network's input, the engine before)"}.get(
-                       name, "(fast preset before tuning)")
-        rows.append([name, change or default, str(len(rs)),
-                     fmt(_mean([x["best"] for x in summ])), fmt(_mean([x["best_at"] for x in summ]), 0),
-                     fmt(at[500]), fmt(at[1000]), fmt(at[1500]),
-                     fmt(_mean([x["within_05_at"] for x in summ]), 0),
-                     fmt(_mean([x["psnr"] for x in summ])), fmt(_mean([x["stopped_at"] for x in summ]), 0),
-                     fmt(_mean([x["s_it"] for x in summ if x["s_it"] == x["s_it"]]), 3)])
-    lines += table(["setting", "change", "images", "best PSNR", "best at", "PSNR @500", "@1000",
-                    "@1500", "within 0.5 dB of best at", "returned", "stopped at", "s/it"], rows)
-    notes = [r.get("note") for r in recs if r.get("note")]
-    for n in dict.fromkeys(notes):
-        lines += [f"- {n}."]
-    return [*lines, ""]
+    # tune.py names crops other than its 256² default "image@size"
+    by_size: dict[str, list[dict]] = {}
+    for r in d["records"]:
+        size = r["image"].partition("@")[2] or "256"
+        by_size.setdefault(size, []).append(r)
+    lines = []
+    for size, recs in sorted(by_size.items(), key=lambda kv: int(kv[0])):
+        images = sorted({r["image"].partition("@")[0] for r in recs})
+        flag = "" if size == "256" else f" --size {size}"
+        lines += [f"### Tuning the fast preset: {task}, {size}×{size}", "",
+                  f"`benchmarks/tune.py {task}{flag}`: central {size}×{size} crops (the whole side where "
+                  f"the image is smaller) of scikit-image's {', '.join(images)} "
+                  f"({tune.PROBLEMS[task]}), never the paper's images. One run of up to "
+                  f"{d['iterations']} iterations per setting and image; settings named `current…` are "
+                  "changes against the fast preset as it is now, the others against the fast preset "
+                  "as it was before tuning. The automatic stop is replayed offline on the recorded "
+                  "variance metric. Means over the images; PSNR of the averaged output against the "
+                  f"clean crop. {returned}", ""]
+        rows = []
+        for name in dict.fromkeys(r["config_name"] for r in recs):
+            rs = [r for r in recs if r["config_name"] == name]
+            summ = [tune.summarise(r, patience, 0.0 if fixed else cfg.stop_relative_patience, budget)
+                    for r in rs]
+            at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
+                  for n in (500, 1000, 1500)}
+            change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
+            default = {"current": "(the fast preset now)",
+                       "random-code": "(a random code as the network's input, the engine before)"}.get(
+                           name, "(fast preset before tuning)")
+            rows.append([name, change or default, str(len(rs)),
+                         fmt(_mean([x["best"] for x in summ])), fmt(_mean([x["best_at"] for x in summ]), 0),
+                         fmt(at[500]), fmt(at[1000]), fmt(at[1500]),
+                         fmt(_mean([x["within_05_at"] for x in summ]), 0),
+                         fmt(_mean([x["psnr"] for x in summ])),
+                         fmt(_mean([x["stopped_at"] for x in summ]), 0),
+                         fmt(_mean([x["s_it"] for x in summ if x["s_it"] == x["s_it"]]), 3)])
+        lines += table(["setting", "change", "images", "best PSNR", "best at", "PSNR @500", "@1000",
+                        "@1500", "within 0.5 dB of best at", "returned", "stopped at", "s/it"], rows)
+        notes = [r.get("note") for r in recs if r.get("note")]
+        for n in dict.fromkeys(notes):
+            lines += [f"- {n}."]
+        lines += [""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,7 +114,11 @@ def seams(args) -> None:
         print(f"[skip] {key}")
         return
     s = args.size
-    clean = data.camera()[128:128 + s, 128:128 + s].astype(np.float64)
+    cam = data.camera()
+    if not 0 < s <= min(cam.shape):
+        raise SystemExit(f"--size must be between 1 and {min(cam.shape)} (camera is {cam.shape})")
+    o = (min(cam.shape) - s) // 2  # central crop
+    clean = cam[o:o + s, o:o + s].astype(np.float64)
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 25, clean.shape), 0, 255)
     noisy = np.rint(noisy).astype(np.uint8)
     untiled = denoise(noisy, preset="fast", tile=0)

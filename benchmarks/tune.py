@@ -57,6 +57,12 @@ CONFIGS: dict[str, dict] = {
     "s16nearj45": {"skip_channels": (16,) * 5, "upsample": "nearest", "reg_noise_std": 1 / 45},
     # fusion, recorded before the engine fed both sources to the network: a random code as input
     "random-code": {},
+    # changes against the current fast preset (names starting "current"), measured at 512²
+    # where the fast denoising runs were still improving at their last step
+    "current-skip16": {"skip_channels": (16,) * 5},
+    "current-width48": {"channels": (48,) * 5},
+    # half the base jitter: 1/120 on planes from 256² up (reg_noise_pixels halves it there)
+    "current-jitter120": {"reg_noise_std": 1 / 60},
 }
 PATIENCES = (100, 150, 200, 300)
 PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",
@@ -76,12 +82,17 @@ def show(v, key: str = "") -> str:
 
 def _crop(img: np.ndarray, size: int = 256) -> np.ndarray:
     h, w = img.shape[:2]
-    t, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(img[t:t + size, left:left + size])
+    sh, sw = min(size, h), min(size, w)
+    t, left = (h - sh) // 2, (w - sw) // 2
+    return np.ascontiguousarray(img[t:t + sh, left:left + sw])
 
 
-def tuning_images(task: str) -> dict[str, dict]:
-    """Seeded problems from scikit-image's bundled images: {name: restore_iter kwargs + truth}."""
+def tuning_images(task: str, size: int = 256) -> dict[str, dict]:
+    """Seeded problems from scikit-image's bundled images: {name: restore_iter kwargs + truth}.
+
+    Central ``size``² crops (the whole side where an image is smaller); names other than the
+    256² default carry the size, e.g. ``astronaut@512``.
+    """
     from skimage import data
 
     from napari_dip.core import degrade
@@ -89,28 +100,29 @@ def tuning_images(task: str) -> dict[str, dict]:
     if task == "denoise":
         out = {}
         for i, name in enumerate(("astronaut", "coffee", "chelsea")):
-            clean = _crop(getattr(data, name)())
+            clean = _crop(getattr(data, name)(), size)
             noisy = np.clip(np.rint(degrade.gaussian_noise(clean, 25.0, seed=i)), 0, 255).astype(np.uint8)
             out[name] = {"image": noisy, "truth": clean, "kwargs": {}}
-        return out
-    if task == "inpaint":
+    elif task == "inpaint":
         out = {}
         for i, name in enumerate(("camera", "brick", "moon")):
-            clean = _crop(getattr(data, name)())
+            clean = _crop(getattr(data, name)(), size)
             known = degrade.random_mask(clean.shape, 0.5, seed=i)
             out[name] = {"image": np.where(known, clean, 0).astype(np.uint8), "truth": clean,
                          "kwargs": {"mask": known}}
-        return out
-    if task == "fuse":
+    elif task == "fuse":
         from run import multifocus_pair
 
         out = {}
         for name in ("astronaut", "coffee", "chelsea"):
-            clean = _crop(getattr(data, name)())
+            clean = _crop(getattr(data, name)(), size)
             a, b = multifocus_pair(clean)
             out[name] = {"image": a, "truth": clean, "kwargs": {"second": b, "fusion": "gradient"}}
-        return out
-    raise ValueError(f"unknown tuning task {task!r}")
+    else:
+        raise ValueError(f"unknown tuning task {task!r}")
+    if size != 256:
+        out = {f"{k}@{size}": v for k, v in out.items()}
+    return out
 
 
 def replay(metric: list[float], patience: int, min_iterations: int, budget: int,
@@ -168,20 +180,23 @@ def report(store_path: Path) -> None:
     import json
 
     d = json.loads(store_path.read_text())
-    recs = d["records"]
-    names = list(dict.fromkeys(r["config_name"] for r in recs))
-    images = sorted({r["image"] for r in recs})
-    print(f"{store_path.name}: images {', '.join(images)}; mean over images that finished")
-    print(f"{'config':<10} {'pat':>4} {'PSNR':>6} {'stop':>5} {'sec':>6} {'best':>6} {'@':>5} "
-          f"{'-0.5@':>5} {'s/it':>6} {'n':>2}")
-    for name in names:
-        rs = [r for r in recs if r["config_name"] == name]
-        for pat in PATIENCES:
-            s = [summarise(r, pat) for r in rs]
-            m = {k: float(np.mean([x[k] for x in s])) for k in s[0]}
-            print(f"{name:<10} {pat:>4} {m['psnr']:6.2f} {m['stopped_at']:5.0f} {m['seconds']:6.1f} "
-                  f"{m['best']:6.2f} {m['best_at']:5.0f} {m['within_05_at']:5.0f} {m['s_it']:6.3f} "
-                  f"{len(rs):>2}")
+    by_size: dict[str, list[dict]] = {}
+    for r in d["records"]:  # crops other than 256² are named "image@size"
+        by_size.setdefault(r["image"].partition("@")[2] or "256", []).append(r)
+    for size, recs in sorted(by_size.items(), key=lambda kv: int(kv[0])):
+        names = list(dict.fromkeys(r["config_name"] for r in recs))
+        images = sorted({r["image"] for r in recs})
+        print(f"{store_path.name} {size}²: images {', '.join(images)}; mean over images that finished")
+        print(f"{'config':<16} {'pat':>4} {'PSNR':>6} {'stop':>5} {'sec':>6} {'best':>6} {'@':>5} "
+              f"{'-0.5@':>5} {'s/it':>6} {'n':>2}")
+        for name in names:
+            rs = [r for r in recs if r["config_name"] == name]
+            for pat in PATIENCES:
+                s = [summarise(r, pat) for r in rs]
+                m = {k: float(np.mean([x[k] for x in s])) for k in s[0]}
+                print(f"{name:<16} {pat:>4} {m['psnr']:6.2f} {m['stopped_at']:5.0f} {m['seconds']:6.1f} "
+                      f"{m['best']:6.2f} {m['best_at']:5.0f} {m['within_05_at']:5.0f} {m['s_it']:6.3f} "
+                      f"{len(rs):>2}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--images", help="comma-separated subset")
+    ap.add_argument("--images", help="comma-separated subset (names as listed, e.g. astronaut@512)")
+    ap.add_argument("--size", type=int, default=256, help="side of the central crops (pixels)")
     args = ap.parse_args(argv)
     if args.task == "report":
         for p in ([args.out] if args.out else sorted(Path("benchmarks/results").glob("tune-*.json"))):
@@ -199,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(__file__).parent / "results" / f"tune-{args.task}.json"
     store = ResultStore(out, f"tune-{args.task}")
     store.set_meta(benchmark="tune", task=args.task, iterations=args.iterations)
-    cases = tuning_images(args.task)
+    cases = tuning_images(args.task, args.size)
     if args.images:
         cases = {k: v for k, v in cases.items() if k in args.images.split(",")}
     for name in args.configs.split(","):
@@ -209,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             if store.has(**key):
                 continue
             print(f"[run ] {name} {image}", flush=True)
-            rec = run_one(args.task, case, CONFIGS[name], args.iterations, pre_tuning=name != "current")
+            rec = run_one(args.task, case, CONFIGS[name], args.iterations,
+                          pre_tuning=not name.startswith("current"))
             store.add({**key, **rec, "timestamp": now()})
             s = summarise(rec, 200)
             print(f"[done] {name} {image}: best {s['best']:.2f} @ {s['best_at']}, stop(200) "
