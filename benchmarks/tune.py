@@ -63,6 +63,7 @@ CONFIGS: dict[str, dict] = {
     "current-width48": {"channels": (48,) * 5},
     # half the base jitter: 1/120 on planes from 256² up (reg_noise_pixels halves it there)
     "current-jitter120": {"reg_noise_std": 1 / 60},
+    "current-s16j120": {"skip_channels": (16,) * 5, "reg_noise_std": 1 / 60},
 }
 PATIENCES = (100, 150, 200, 300)
 PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",
