@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,22 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
-            json.dump(self.data, fh, indent=1, default=_json_default)
+            fh.write(dumps(self.data))
             fh.write("\n")
         os.replace(tmp, self.path)
+
+
+# an array of numbers (or nulls) as json.dump(indent=1) lays it out: one element per line
+_NUMBER_ARRAY = re.compile(r"\[\n[\s\d.eE+\-,nul]*\n\s*\]")
+
+
+def dumps(data: Any) -> str:
+    """JSON with one key per line but each array of numbers on one line.
+
+    Per-iteration curves laid out one number per line made tune-denoise.json over 2 MiB.
+    """
+    text = json.dumps(data, indent=1, default=_json_default)
+    return _NUMBER_ARRAY.sub(lambda m: "[" + " ".join(m.group(0)[1:-1].split()) + "]", text)
 
 
 def _json_default(o: Any) -> Any:

@@ -1,11 +1,12 @@
 """Tune the fast preset on images that are not the paper's: one long run per setting, stop rule replayed.
 
-    python benchmarks/tune.py denoise [--configs baseline,lr02,...] [--iterations 2000]
-        [--out benchmarks/results/tune-denoise.json]
+    python benchmarks/tune.py denoise [--configs baseline,lr02,...] [--iterations 2000] [--size 512]
+        [--out benchmarks/results/tune-denoise.json, or tune-denoise-512.json for 512² crops]
     python benchmarks/tune.py report [--out ...]
 
 Tuning on the paper's own images would flatter the preset on exactly the set it is scored on, so
-the tuning set is made from scikit-image's bundled images (256×256 crops, seeded degradations).
+the tuning set is made from scikit-image's bundled images (central 256×256 crops unless ``--size`` says,
+seeded degradations).
 Each (config, image) runs ``--iterations`` steps once with the stop rule's metric recorded but the
 rule never firing (patience larger than the budget); the windowed-variance rule is then replayed
 offline for several patiences. Since the rule only reads the metric, the replay returns exactly the
@@ -213,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         for p in ([args.out] if args.out else sorted(Path("benchmarks/results").glob("tune-*.json"))):
             report(p)
         return 0
-    out = args.out or Path(__file__).parent / "results" / f"tune-{args.task}.json"
+    # one file per crop size: per-iteration curves of every setting add up
+    suffix = "" if args.size == 256 else f"-{args.size}"
+    out = args.out or Path(__file__).parent / "results" / f"tune-{args.task}{suffix}.json"
     store = ResultStore(out, f"tune-{args.task}")
     store.set_meta(benchmark="tune", task=args.task, iterations=args.iterations)
     cases = tuning_images(args.task, args.size)
