@@ -181,7 +181,8 @@ def test_jitter_shrinks_with_plane_size_down_to_half():
     assert cfg.jitter_for((96, 96)) == base and cfg.jitter_for((128, 128)) == base
     assert cfg.jitter_for((192, 192)) == pytest.approx(base * 128 / 192)
     assert cfg.jitter_for((256, 256)) == pytest.approx(base / 2)
-    assert cfg.jitter_for((2048, 2048)) == pytest.approx(base / 2)  # never below half
+    assert cfg.jitter_for((512, 512)) == pytest.approx(base / 4)
+    assert cfg.jitter_for((2048, 2048)) == pytest.approx(base / 4)  # never below a quarter
     assert cfg.replace(reg_noise_pixels=0).jitter_for((2048, 2048)) == base  # 0: constant
     with pytest.raises(ValueError, match="reg_noise_pixels"):
         cfg.replace(reg_noise_pixels=-1)
