@@ -697,10 +697,11 @@ def tuning_section(d: dict) -> list[str]:
                   f"the image is smaller) of scikit-image's {', '.join(images)} "
                   f"({tune.PROBLEMS[task]}), never the paper's images. One run of up to "
                   f"{d['iterations']} iterations per setting and image; settings named `current…` are "
-                  "changes against the fast preset as it is now, the others against the fast preset "
-                  "as it was before tuning. The automatic stop is replayed offline on the recorded "
-                  "variance metric. Means over the images; PSNR of the averaged output against the "
-                  f"clean crop. {returned}", ""]
+                  "changes against the fast preset as it is now, `nov25…` against the denoising "
+                  "preset of 2026-11-25 (4 skip channels, jitter floor ½), the others against the "
+                  "fast preset as it was before tuning. The automatic stop is replayed offline on "
+                  "the recorded variance metric. Means over the images; PSNR of the averaged "
+                  f"output against the clean crop. {returned}", ""]
         rows = []
         for name in dict.fromkeys(r["config_name"] for r in recs):
             rs = [r for r in recs if r["config_name"] == name]
@@ -709,7 +710,7 @@ def tuning_section(d: dict) -> list[str]:
             at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
                   for n in (500, 1000, 1500)}
             change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
-            default = {"current": "(the fast preset now)",
+            default = {"current": "(the fast preset now)", "nov25": "(fast preset of 2026-11-25)",
                        "random-code": "(a random code as the network's input, the engine before)"}.get(
                            name, "(fast preset before tuning)")
             rows.append([name, change or default, str(len(rs)),

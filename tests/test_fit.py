@@ -175,14 +175,17 @@ def test_config_validation_and_presets():
     assert Config.from_dict(fast.to_dict()) == fast
 
 
-def test_jitter_shrinks_with_plane_size_down_to_half():
+def test_jitter_shrinks_with_plane_size_down_to_its_floor():
     cfg = Config.preset("fast", "denoise")
     base = cfg.reg_noise_std
     assert cfg.jitter_for((96, 96)) == base and cfg.jitter_for((128, 128)) == base
     assert cfg.jitter_for((192, 192)) == pytest.approx(base * 128 / 192)
     assert cfg.jitter_for((256, 256)) == pytest.approx(base / 2)
-    assert cfg.jitter_for((512, 512)) == pytest.approx(base / 4)
-    assert cfg.jitter_for((2048, 2048)) == pytest.approx(base / 4)  # never below a quarter
+    assert cfg.jitter_for((2048, 2048)) == pytest.approx(base / 2)  # never below half
     assert cfg.replace(reg_noise_pixels=0).jitter_for((2048, 2048)) == base  # 0: constant
+    quarter = cfg.replace(reg_noise_floor=0.25)
+    assert quarter.jitter_for((512, 512)) == quarter.jitter_for((2048, 2048)) == pytest.approx(base / 4)
     with pytest.raises(ValueError, match="reg_noise_pixels"):
         cfg.replace(reg_noise_pixels=-1)
+    with pytest.raises(ValueError, match="reg_noise_floor"):
+        cfg.replace(reg_noise_floor=1.5)
