@@ -240,8 +240,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # the paper's jitter on small planes, down to half of it from 256² up: there the best
         # output comes ~1.5× sooner and is as good, while small planes lose 0.6-1.5 dB with the
         # lower jitter (tune.py). The budget caps images that are still improving slowly.
-        # 4 skip channels: 16 (with jitter 1/120 at 512²) gave +0.79 dB on astronaut@512 but
-        # -0.06 dB on the denoise-sigma25 average, stopping hill at step 570 (-0.5 dB).
+        # 4 skip channels: 16 with jitter floor ¼ gave +0.79 dB on astronaut@512 but -0.06 dB
+        # on the denoise-sigma25 average, stopping hill at step 570 (-0.5 dB). 16 alone gained
+        # 0.07-0.45 dB on F16, lena and baboon; the other six images are not measured yet.
         "denoise": {"reg_noise_pixels": 128 * 128, "iterations": 2000,
                     # the loss at the best output is 0.84-1.03 × the estimated noise variance on
                     # five scikit-image crops; waiting for 1.0 × lifted grass from 21.2 to 23.2 dB
