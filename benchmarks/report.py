@@ -634,9 +634,13 @@ def stop_floor_section(store: dict) -> list[str]:
     m = next(iter(store.values()))["machine"]
     return ["## The automatic stop and the noise level (denoising)", "",
             "`benchmarks/stop_floor.py`: fast preset on crops of scikit-image images with Gaussian "
-            "noise σ = 25, the windowed-variance rule replayed with `stop_noise_floor = k` (no stop "
-            "while the loss, averaged over 50 steps, is above k × the noise variance estimated from "
-            f"the input). {m.get('cpu')}, {m.get('precision')}. Cells: PSNR of the returned output "
+            "noise σ = 25, the windowed-variance rule replayed with `stop_noise_floor = k`: no "
+            "variance minimum counts, and so no stop, while the loss averaged over 50 steps is above "
+            "k × the noise variance estimated from the input, and the patience runs from the first "
+            "minimum after that. The last column is the rule before 2026-11-25 at k = 1: minima "
+            "counted from the start, only the stop held until the loss reached the floor (a fast "
+            "fitter then stopped right after reaching it, still improving). "
+            f"{m.get('cpu')}, {m.get('precision')}. Cells: PSNR of the returned output "
             "@ the step where the rule stops (the budget when it never does). The fast preset uses "
             "k = 1.", "", *stop_floor.table(store), ""]
 

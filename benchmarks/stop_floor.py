@@ -66,8 +66,13 @@ def run_case(clean: np.ndarray, iterations: int) -> dict:
             "machine": machine_info(plane.device, plane.precision), "timestamp": now()}
 
 
-def replay(rec: dict, k: float) -> int:
-    """The step at which the fast preset's rule with ``stop_noise_floor = k`` stops."""
+def replay(rec: dict, k: float, gated: bool = True) -> int:
+    """The step at which the fast preset's rule with ``stop_noise_floor = k`` stops.
+
+    ``gated`` mirrors ``WindowedVariance`` since 2026-11-25: variance minima count only once the
+    loss has reached the floor. ``gated=False`` is the rule before: minima from the start, the
+    stop merely held while the loss is above the floor.
+    """
     cfg = rec["config"]
     window, patience, min_it = cfg["stop_window"], cfg["stop_patience_fast"], cfg["min_iterations"]
     floor = k * rec["noise_variance"]
@@ -76,24 +81,27 @@ def replay(rec: dict, k: float) -> int:
     for i, m in enumerate(rec["stop_metric"], start=1):
         if m is None or m != m or i < min_it:
             continue
+        above = k > 0 and np.mean(loss[max(0, i - window):i]) > floor
+        if gated and above:
+            continue
         if m < best:
             best, best_it = m, i
-        if i - best_it >= patience and (k <= 0 or np.mean(loss[max(0, i - window):i]) <= floor):
+        if i - best_it >= patience and not above:
             return i
     return len(rec["stop_metric"])
 
 
 def table(store: dict) -> list[str]:
     rows = ["| image | best PSNR @ step | loss ÷ estimate at best | "
-            + " | ".join(f"k = {k:g}" for k in FLOORS) + " |",
-            "|---|---|---|" + "---|" * len(FLOORS)]
+            + " | ".join(f"k = {k:g}" for k in FLOORS) + " | k = 1, ungated |",
+            "|---|---|---|" + "---|" * (len(FLOORS) + 1)]
     for name, rec in store.items():
         c = rec["psnr_curve"]
         b = int(np.argmax(c))
         at_best = np.mean(rec["loss"][max(0, b - 49):b + 1]) / rec["noise_variance"]
         cells = []
-        for k in FLOORS:
-            s = replay(rec, k)
+        for k, gated in [(k, True) for k in FLOORS] + [(1.0, False)]:
+            s = replay(rec, k, gated)
             cells.append(f"{c[s - 1]:.2f} @ {s}")
         rows.append(f"| {name} | {c[b]:.2f} @ {b + 1} | {at_best:.2f} | " + " | ".join(cells) + " |")
     return rows

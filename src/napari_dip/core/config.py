@@ -40,7 +40,8 @@ class Config:
         minimum, for longer when the network took longer to get there).
         ``stop_noise_floor`` > 0 (denoising with the ``mse`` loss) keeps the run going while the
         loss, averaged over ``stop_window`` steps, is above that multiple of the noise variance
-        estimated from the input (:func:`napari_dip.core.noise.estimate_noise_variance`): on
+        estimated from the input (:func:`napari_dip.core.noise.estimate_noise_variance`), and
+        variance minima count (so the patience runs) only from when it is below it: on
         textured images the variance has an early, shallow minimum while the texture is still
         being learnt and the loss is still far above the noise level.
         ``stop_output`` = ``"average"`` returns the exponentially averaged output when the rule fires

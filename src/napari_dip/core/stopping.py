@@ -50,10 +50,14 @@ class WindowedVariance:
 
     loss_floor : float
         Do not stop while the loss, averaged over the last ``window`` steps, is above this value
+        and count no minimum until it gets there, so the patience runs from the later of the two
         (0 disables the check). Denoising sets it to the noise variance estimated from the
         input (times ``Config.stop_noise_floor``): on strongly textured images the variance
         has an early, shallow minimum while the network is still learning the texture, with the
-        loss still far above the noise level; stopping there returns a blurred image.
+        loss still far above the noise level; stopping there returns a blurred image. Waiting
+        only for the floor was not enough: a fast-fitting network (hill, 16 skip channels) had
+        its minimum at step 370 and reached the floor near 560, so it stopped at 570 while its
+        averaged output was still gaining 0.05 dB per 20 steps.
 
     ``update(iteration, output, candidate, loss)`` takes the raw network output, whose variance is
     tracked, the candidate that would be returned (e.g. the averaged output) and the step's loss
@@ -110,12 +114,16 @@ class WindowedVariance:
         self.metric = float(self._m2.clamp_min(0).mean()) / self.window
         if iteration < self.min_iterations:
             return False
+        if self.above_loss_floor:
+            # a variance minimum while the loss is above the noise level is a pause in learning,
+            # not the onset of noise fitting: minima, and so the patience, count from the floor
+            return False
         if self.metric < self.best_metric:
             self.best_metric = self.metric
             self.best_iteration = iteration
             if self.keep_output:
                 self.best_output = candidate.detach().clone()
-        return iteration - self.best_iteration >= self.wait and not self.above_loss_floor
+        return iteration - self.best_iteration >= self.wait
 
     @property
     def above_loss_floor(self) -> bool:
