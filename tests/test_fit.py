@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from _images import TINY
+from napari_dip.api import denoise
 from napari_dip.core import operators as ops
 from napari_dip.core.config import Config
 from napari_dip.core.fit import Problem, fit, run
@@ -178,7 +179,7 @@ def test_config_validation_and_presets():
 
 
 def test_jitter_shrinks_with_plane_size_down_to_its_floor():
-    cfg = Config.preset("fast", "denoise")
+    cfg = Config.preset("fast", "denoise", reg_noise_pixels=128 * 128)
     base = cfg.reg_noise_std
     assert cfg.jitter_for((96, 96)) == base and cfg.jitter_for((128, 128)) == base
     assert cfg.jitter_for((192, 192)) == pytest.approx(base * 128 / 192)
@@ -191,3 +192,34 @@ def test_jitter_shrinks_with_plane_size_down_to_its_floor():
         cfg.replace(reg_noise_pixels=-1)
     with pytest.raises(ValueError, match="reg_noise_floor"):
         cfg.replace(reg_noise_floor=1.5)
+
+
+def test_jitter_ramp_starts_low_and_reaches_the_full_jitter():
+    cfg = Config.preset("fast", "denoise", reg_noise_ramp=(300, 900, 0.5))
+    assert [cfg.jitter_scale(i) for i in (1, 300, 600, 900, 2000)] == [0.5, 0.5, 0.75, 1.0, 1.0]
+    step = cfg.replace(reg_noise_ramp=(100, 100, 0.25))
+    assert (step.jitter_scale(100), step.jitter_scale(101)) == (0.25, 1.0)
+    assert Config.preset("fast", "inpaint").jitter_scale(1) == 1.0  # no ramp
+    assert Config.from_dict(cfg.to_dict()) == cfg
+    for bad in [(900, 300, 0.5), (0, 10, 1.5), (10, 20)]:
+        with pytest.raises(ValueError, match="reg_noise_ramp"):
+            cfg.replace(reg_noise_ramp=bad)
+
+
+def test_jitter_follows_the_ramp_in_the_loop(monkeypatch):
+    """The loop draws each step's jitter at the ramp's strength (and at full strength when warm)."""
+    from napari_dip.core import fit as fit_module
+
+    used = []
+    real = fit_module._jitter
+
+    def spy(z, std, gen, bufs):
+        used.append(std)
+        return real(z, std, gen, bufs)
+
+    monkeypatch.setattr(fit_module, "_jitter", spy)
+    img = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    cfg = dict(channels=(8, 8), skip_channels=(2, 2), stop="fixed", iterations=6, reg_noise_std=0.04,
+               reg_noise_pixels=0, reg_noise_ramp=(2, 4, 0.5), tile=0)
+    denoise(img, **cfg)
+    assert used == pytest.approx([0.02, 0.02, 0.03, 0.04, 0.04, 0.04])

@@ -59,20 +59,23 @@ def test_tiled_denoise_and_sr_return_full_finite_images():
     rng = np.random.default_rng(1)
     img = (rng.random((100, 90)) * 255).astype(np.uint8)
     gen = restore_iter("denoise", img, tile=64, tile_overlap=16, stop="fixed", iterations=3,
-                       preview_every=2, channels=(8, 8, 8), skip_channels=(2, 2, 2))
-    seen = set()
+                       preview_every=2, channels=(8, 8, 8), skip_channels=(2, 2, 2), reference=img)
+    reports = []
     while True:
         try:
             p = next(gen)
         except StopIteration as done:
             res = done.value
             break
-        seen.add((p.tile, p.n_tiles))
-        if p.preview is not None:  # previews are whole planes, with unfinished tiles blank
-            assert p.preview.shape == img.shape and np.isfinite(p.preview).all()
-    assert seen == {(t, 4) for t in range(4)}
+        reports.append(p)
+    # the 4 tiles advance together: one report per round, whole-plane previews, whole-plane PSNR
+    assert [p.iteration for p in reports] == [1, 2, 3]
+    assert all(p.n_tiles == 4 and p.psnr is not None and np.isfinite(p.loss) for p in reports)
+    previews = [p.preview for p in reports if p.preview is not None]
+    assert len(previews) == 2  # iteration 1 and 2
+    assert all(pv.shape == img.shape and np.isfinite(pv).all() for pv in previews)
     assert res.image.shape == img.shape and np.isfinite(res.image).all()
-    assert len(res.planes) == 4
+    assert len(res.planes) == 4 and [f.iterations_run for f in res.planes] == [3] * 4
 
     lr = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
     sr = super_resolve(lr, 2, tile=64, tile_overlap=16, stop="fixed", iterations=2,
@@ -81,22 +84,40 @@ def test_tiled_denoise_and_sr_return_full_finite_images():
     assert len(sr.planes) == 4
 
 
-def test_stop_during_a_tile_keeps_finished_tiles_and_marks_the_rest_nan():
+def _run_and_stop(img, stop_at: int, **settings):
     import threading
 
     from napari_dip.api import restore_iter
 
-    img = (np.random.default_rng(2).random((100, 90)) * 255).astype(np.uint8)
     ev = threading.Event()
-    gen = restore_iter("denoise", img, tile=64, tile_overlap=16, stop="fixed", iterations=3,
-                       channels=(8, 8, 8), skip_channels=(2, 2, 2), stop_event=ev)
+    gen = restore_iter("denoise", img, tile=64, tile_overlap=16, stop="fixed", iterations=5,
+                       channels=(8, 8, 8), skip_channels=(2, 2, 2), stop_event=ev, **settings)
+    seen = []
     while True:
         try:
             p = next(gen)
         except StopIteration as done:
-            res = done.value
-            break
-        if p.tile == 1 and p.iteration == 2:
+            return done.value, seen
+        seen.append((p.tile, p.iteration))
+        if len(seen) == stop_at:
             ev.set()
+
+
+def test_stop_returns_every_tile_of_the_plane():
+    img = (np.random.default_rng(2).random((100, 90)) * 255).astype(np.uint8)
+    res, seen = _run_and_stop(img, 2)
+    assert res.stopped_by_user and len(res.planes) == 4
+    assert [f.iterations_run for f in res.planes] == [2] * 4
+    assert np.isfinite(res.image).all()
+
+
+def test_tiles_beyond_tile_parallel_go_in_waves_and_a_stop_leaves_later_waves_nan():
+    img = (np.random.default_rng(2).random((100, 90)) * 255).astype(np.uint8)
+    res, seen = _run_and_stop(img, 10**6, tile_parallel=2)  # never stopped: two waves of two
+    assert [t for t, _ in seen] == [0] * 5 + [2] * 5 and len(res.planes) == 4
+    assert np.isfinite(res.image).all()
+    res, _ = _run_and_stop(img, 7, tile_parallel=2)  # stopped in the second wave's 2nd round
+    assert res.stopped_by_user and [f.iterations_run for f in res.planes] == [5, 5, 2, 2]
+    res, _ = _run_and_stop(img, 2, tile_parallel=2)  # stopped in the first wave
     assert res.stopped_by_user and len(res.planes) == 2
     assert np.isfinite(res.image[:40, :40]).all() and np.isnan(res.image[-10:, -10:]).all()

@@ -246,7 +246,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     import torch
 
     from .core import operators as ops
-    from .core.fit import Problem, fit
+    from .core.fit import Problem, fit_tiles
     from .core.noise import estimate_noise_variance
     from .core.tiling import plan_tiles
 
@@ -358,7 +358,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     stopped = False
     for i in range(n):
         y_plane = norm.forward(planes[i:i + 1])
-        tile_outputs: list[np.ndarray | None] = [None] * len(grid)
+        problems = []
         for t, tile in enumerate(grid.tiles):
             ys, xs = tile.slices()
             oys, oxs = tile.slices(out_factor)
@@ -376,31 +376,29 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             # denoising with the mse loss: the loss should come down to the noise variance
             noise_var = estimate_noise_variance(y) if task == "denoise" and cfg.loss == "mse" \
                 and cfg.stop_noise_floor > 0 and not (cfg.temporal_weight > 0 and out_planes) else None
-            problem = Problem(objective, y.shape[1], hw, guide, ref_t, noise_var)
-            gen = fit(problem, cfg, plane=i, n_planes=n,
-                      init_state=states.get(t) if warm_start else None, stop_event=stop_event)
-            try:
-                while True:
-                    progress = next(gen)
-                    progress.tile, progress.n_tiles = t, len(grid)
-                    if progress.preview is not None:
-                        if len(grid) > 1:  # show the plane with the tiles finished so far
-                            shown = grid.blend(tile_outputs[:t] + [progress.preview]
-                                               + [None] * (len(grid) - t - 1))
-                            progress.preview = to_preview(np.nan_to_num(shown), i)
-                        else:
-                            progress.preview = to_preview(progress.preview, i)
-                    yield progress
-            except StopIteration as done:
-                result = done.value
-            finally:
-                gen.close()
-            states[t] = result.state
-            fits.append(result)
-            tile_outputs[t] = result.output
-            if result.stopped_by_user:
-                stopped = True
-                break
+            problems.append(Problem(objective, y.shape[1], hw, guide, ref_t, noise_var))
+        # where no tile has an output yet the preview shows the input (nearest-upsampled for sr)
+        background = y_plane[0].repeat(out_factor, -2).repeat(out_factor, -1) if out_factor > 1 \
+            else y_plane[0]
+        gen = fit_tiles(problems, cfg, grid, np.nan_to_num(background.astype(np.float32)), i, n,
+                        [states.get(t) for t in range(len(grid))] if warm_start else None,
+                        stop_event)
+        try:
+            while True:
+                progress = next(gen)
+                if progress.preview is not None:
+                    progress.preview = to_preview(progress.preview, i)
+                yield progress
+        except StopIteration as done:
+            tile_results = done.value
+        finally:
+            gen.close()
+        for t, result in enumerate(tile_results):
+            if result is not None:
+                states[t] = result.state
+                fits.append(result)
+        tile_outputs = [None if r is None else r.output for r in tile_results]
+        stopped = any(r is not None and r.stopped_by_user for r in tile_results)
         if y_prev is None:
             y_prev = {}
         for t, tile in enumerate(grid.tiles):

@@ -31,8 +31,8 @@ class ProgressBar:
         frac = p.iteration / p.iterations
         bar = "#" * int(frac * self.width)
         plane = f" plane {p.plane + 1}/{p.n_planes}" if p.n_planes > 1 else ""
-        if getattr(p, "n_tiles", 1) > 1:
-            plane += f" tile {p.tile + 1}/{p.n_tiles}"
+        if getattr(p, "n_tiles", 1) > 1:  # tiles advance together, in waves when there are many
+            plane += f" {p.n_tiles} tiles" if p.tile == 0 else f" tiles {p.tile + 1}+/{p.n_tiles}"
         rate = p.elapsed / max(p.iteration, 1)
         msg = (f"{self.label}{plane} [{bar:<{self.width}}] {p.iteration}/{p.iterations} "
                f"loss {p.loss:.3g} {rate:.3f} s/it")

@@ -26,7 +26,10 @@ class Config:
         step; with ``reg_noise_pixels`` > 0 it applies to planes of up to that many pixels and
         larger planes get ``reg_noise_std·sqrt(reg_noise_pixels / pixels)``, at least
         ``reg_noise_floor`` (0-1, default half) of it:
-        more pixels overfit later and need less regularising jitter, see :meth:`jitter_for`),
+        more pixels overfit later and need less regularising jitter, see :meth:`jitter_for`;
+        ``reg_noise_ramp`` = (start, end, fraction) begins with ``fraction`` of that jitter and
+        raises it linearly to the full amount from iteration ``start`` to ``end``: less jitter
+        lets the network learn the image sooner, the full amount keeps the noise out later),
         ``ema`` (exponential averaging weight of outputs; 0 disables), ``loss`` (mse, l1,
         poisson), ``backtrack`` (restore the last good parameters after a loss spike).
     Stopping
@@ -57,7 +60,10 @@ class Config:
         ``tile`` > 0 cuts planes whose output is larger than ``tile`` pixels a side into the fewest
         overlapping tiles of (nearly) equal size, restores each on its own and blends them with
         raised-cosine ramps over ``tile_overlap`` pixels: peak memory follows the tile, not the
-        image. 0 never tiles.
+        image. 0 never tiles. Up to ``tile_parallel`` tiles are fitted side by side, one
+        iteration of each in turn, so the preview shows the whole plane and Stop returns all of
+        it; more tiles go in waves of that many (each tile in flight holds its own network,
+        optimiser and stop window: about 80 MB for a 272² RGB tile).
     Hardware
         ``device`` (auto, cpu, cuda, mps or e.g. cuda:1), ``precision`` (float32, bfloat16,
         float16 autocast, or auto: bfloat16 where the hardware has it natively), ``channels_last``
@@ -82,6 +88,7 @@ class Config:
     # paper's textured images (baboon, kodim01: +1.1 dB) but lowered the peak of its smooth
     # ones by 0.1-0.55 dB: -0.06 dB on the denoise-sigma25 average (docs/benchmarks.md)
     reg_noise_floor: float = 0.5
+    reg_noise_ramp: tuple[int, int, float] = (0, 0, 1.0)
     ema: float = 0.99
     loss: str = "mse"
     backtrack: bool = True
@@ -97,6 +104,7 @@ class Config:
     temporal_weight: float = 0.0
     tile: int = 0
     tile_overlap: int = 64
+    tile_parallel: int = 16
     device: str = "auto"
     precision: str = "float32"
     channels_last: bool = False
@@ -109,6 +117,10 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "skip_channels", tuple(int(c) for c in self.skip_channels))
+        ramp = tuple(self.reg_noise_ramp)
+        if len(ramp) == 3:
+            ramp = (int(ramp[0]), int(ramp[1]), float(ramp[2]))
+        object.__setattr__(self, "reg_noise_ramp", ramp)
         problems = []
         if self.network not in NETWORKS:
             problems.append(f"network must be one of {NETWORKS}, not {self.network!r}")
@@ -132,7 +144,8 @@ class Config:
         for name, lo in (("iterations", 1), ("stop_window", 2), ("stop_patience", 1),
                          ("preview_every", 1), ("ssim_every", 1), ("input_channels", 1),
                          ("min_iterations", 0), ("resnet_blocks", 1),
-                         ("warm_min_iterations", 0), ("warm_stop_patience", 1)):
+                         ("warm_min_iterations", 0), ("warm_stop_patience", 1),
+                         ("tile_parallel", 1)):
             if int(getattr(self, name)) < lo:
                 problems.append(f"{name} must be at least {lo}, not {getattr(self, name)!r}")
         if not self.lr > 0:
@@ -150,6 +163,10 @@ class Config:
             problems.append(f"reg_noise_pixels must be >= 0, not {self.reg_noise_pixels!r}")
         if not 0.0 <= self.reg_noise_floor <= 1.0:
             problems.append(f"reg_noise_floor must be in [0, 1], not {self.reg_noise_floor!r}")
+        if len(self.reg_noise_ramp) != 3 or not (
+                0 <= self.reg_noise_ramp[0] <= self.reg_noise_ramp[1] and 0 <= self.reg_noise_ramp[2] <= 1):
+            problems.append("reg_noise_ramp must be (start, end, fraction) with 0 <= start <= end "
+                            f"and fraction in [0, 1], not {self.reg_noise_ramp!r}")
         if self.tile != 0 and self.tile < 64:
             problems.append(f"tile must be 0 (never tile) or at least 64 pixels, not {self.tile!r}")
         if self.tile_overlap < 0 or (self.tile and self.tile_overlap >= self.tile // 2):
@@ -192,6 +209,7 @@ class Config:
         d = dataclasses.asdict(self)
         d["channels"] = list(self.channels)
         d["skip_channels"] = list(self.skip_channels)
+        d["reg_noise_ramp"] = list(self.reg_noise_ramp)
         return d
 
     @classmethod
@@ -204,6 +222,15 @@ class Config:
         if self.reg_noise_pixels <= 0 or pixels <= self.reg_noise_pixels:
             return float(self.reg_noise_std)
         return float(self.reg_noise_std) * max(self.reg_noise_floor, (self.reg_noise_pixels / pixels) ** 0.5)
+
+    def jitter_scale(self, iteration: int) -> float:
+        """Fraction of the full jitter used at ``iteration`` (1-based), see ``reg_noise_ramp``."""
+        start, end, fraction = self.reg_noise_ramp
+        if iteration <= start:
+            return fraction
+        if iteration >= end:
+            return 1.0
+        return fraction + (1.0 - fraction) * (iteration - start) / (end - start)
 
     @property
     def network_spec(self) -> NetworkSpec:

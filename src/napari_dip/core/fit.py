@@ -206,7 +206,8 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     iteration = 0
     try:
         for iteration in range(1, config.iterations + 1):
-            z_in = _jitter(z, jitter, gen, jitter_buf) if jitter_buf is not None else z
+            z_in = z if jitter_buf is None else _jitter(
+                z, jitter * (1.0 if warm else config.jitter_scale(iteration)), gen, jitter_buf)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                 enabled=amp_dtype is not None):
                 out = net(z_in)
@@ -289,3 +290,82 @@ def run(problem: Problem, config: Config, **kwargs) -> FitResult:
             next(gen)
         except StopIteration as done:
             return done.value
+
+
+def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndarray,
+              plane: int = 0, n_planes: int = 1, init_states: list[dict | None] | None = None,
+              stop_event: threading.Event | None = None
+              ) -> Gen[Progress, None, list[FitResult | None]]:
+    """Fit the tiles of one plane side by side, one iteration of each in turn; yield one combined
+    :class:`Progress` per round, return every tile's :class:`FitResult` (None: never started).
+
+    Parameters
+    ----------
+    problems : list of Problem
+        One per tile of ``grid`` (a :class:`napari_dip.core.tiling.TileGrid`), in its order.
+    background : ndarray (C, H, W) float32
+        The plane on the output grid in normalised units (the input, upsampled for
+        super-resolution): the preview shows it where no tile has an output yet.
+
+    Tiles advance in lockstep so that the preview shows the whole plane improving at once and a
+    user's Stop returns a whole image. At most ``config.tile_parallel`` tiles are in flight (each
+    holds its network, optimiser and stop-rule window); more tiles go in successive waves, and a
+    Stop leaves the tiles of later waves unstarted. A combined report carries the round as its
+    iteration, the pixel-weighted mean loss and stop metric of the tiles still running, the
+    PSNR of the whole plane from every tile's latest error (reference given) and, when the tiles
+    yield previews, the blended plane. One tile: :func:`fit` itself.
+    """
+    n = len(problems)
+    states = init_states or [None] * n
+    if n == 1:
+        result = yield from fit(problems[0], config, plane, n_planes, states[0], stop_event)
+        return [result]
+    t0 = time.perf_counter()
+    results: list[FitResult | None] = [None] * n
+    outputs: list[np.ndarray | None] = [None] * n  # latest preview or final output per tile
+    weights = [float(np.prod(p.out_hw)) for p in problems]
+    mse: list[float | None] = [None] * n
+    width = max(1, int(config.tile_parallel))
+    for first in range(0, n, width):
+        wave = list(range(first, min(first + width, n)))
+        gens = {t: fit(problems[t], config, plane, n_planes, states[t], stop_event) for t in wave}
+        try:
+            while gens:
+                reports: dict[int, Progress] = {}
+                for t in list(gens):
+                    try:
+                        reports[t] = next(gens[t])
+                    except StopIteration as done:
+                        results[t] = done.value
+                        outputs[t] = done.value.output
+                        del gens[t]
+                if not reports:
+                    break
+                for t, p in reports.items():
+                    if p.preview is not None:
+                        outputs[t] = p.preview
+                    if p.psnr is not None:
+                        mse[t] = 10 ** (-p.psnr / 10)
+                w = np.array([weights[t] for t in reports])
+                first_report = next(iter(reports.values()))
+                preview = None
+                if any(p.preview is not None for p in reports.values()):
+                    blended = grid.blend(outputs)
+                    preview = np.where(np.isnan(blended), background, blended).astype(np.float32)
+                known = [(weights[t], m) for t, m in enumerate(mse) if m is not None]
+                psnr = None
+                if known:
+                    total = sum(wt * m for wt, m in known) / sum(wt for wt, _ in known)
+                    psnr = 10 * math.log10(1.0 / max(total, 1e-12))
+                yield Progress(first_report.iteration, config.iterations,
+                               float(np.dot(w, [p.loss for p in reports.values()]) / w.sum()),
+                               float(np.dot(w, [p.stop_metric for p in reports.values()]) / w.sum()),
+                               time.perf_counter() - t0, psnr, None, preview,
+                               first_report.iteration, any(p.backtracked for p in reports.values()),
+                               plane, n_planes, first, n)
+        finally:
+            for g in gens.values():
+                g.close()
+        if any(r is not None and r.stopped_by_user for r in results):
+            break
+    return results
