@@ -106,6 +106,7 @@ def _run_and_stop(img, stop_at: int, **settings):
 def test_stop_returns_every_tile_of_the_plane():
     img = (np.random.default_rng(2).random((100, 90)) * 255).astype(np.uint8)
     res, seen = _run_and_stop(img, 2)
+    assert seen == [(0, 1), (0, 2)]  # one report per round, for the whole plane
     assert res.stopped_by_user and len(res.planes) == 4
     assert [f.iterations_run for f in res.planes] == [2] * 4
     assert np.isfinite(res.image).all()
@@ -121,3 +122,17 @@ def test_tiles_beyond_tile_parallel_go_in_waves_and_a_stop_leaves_later_waves_na
     res, _ = _run_and_stop(img, 2, tile_parallel=2)  # stopped in the first wave
     assert res.stopped_by_user and len(res.planes) == 2
     assert np.isfinite(res.image[:40, :40]).all() and np.isnan(res.image[-10:, -10:]).all()
+
+
+def test_tile_sides_round_up_to_the_network_multiple_and_widen_the_overlap():
+    grid = plan_tiles((512, 768), 288, 32, multiple=32)
+    sides = {(t.y1 - t.y0, t.x1 - t.x0) for t in grid.tiles}
+    assert sides == {(288, 288)}  # 272 × 278 without the multiple; the network pads to 288 anyway
+    rows = sorted({(t.y0, t.y1) for t in grid.tiles})
+    assert rows == [(0, 288), (224, 512)]  # overlap 64 instead of 32
+    # super-resolution: input tiles of 72 give output tiles of 288 at factor 4
+    sr = plan_tiles((128, 128), 288, 32, factor=4, multiple=32)
+    assert {(t.y1 - t.y0) * 4 for t in sr.tiles} == {288}
+    # never past the tile limit: 300 px at tile 290 stays at ceil((300 + 32) / 2) = 166 when the
+    # next multiple (320) would exceed it
+    assert {t.y1 - t.y0 for t in plan_tiles((300, 100), 290, 32, multiple=160).tiles} == {166}

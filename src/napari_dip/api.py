@@ -247,6 +247,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
 
     from .core import operators as ops
     from .core.fit import Problem, fit_tiles
+    from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
     from .core.tiling import plan_tiles
 
@@ -306,7 +307,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         ref_planes = norm.forward(ref_layout.to_planes(ref)[0])
 
     plane_layout = _plane_layout(layout)
-    grid = plan_tiles(layout.plane_shape, cfg.tile, cfg.tile_overlap, out_factor)
+    grid = plan_tiles(layout.plane_shape, cfg.tile, cfg.tile_overlap, out_factor,
+                      padding_multiple(cfg.network_spec))
     out_planes = []
     fits = []
     states: dict[int, dict] = {}  # per tile: the previous plane's weights, for warm starts

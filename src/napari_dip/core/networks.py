@@ -15,7 +15,7 @@ from torch import nn
 
 from .options import NETWORKS, UPSAMPLE_MODES, NetworkSpec
 
-__all__ = ["NETWORKS", "UPSAMPLE_MODES", "Generator", "NetworkSpec"]
+__all__ = ["NETWORKS", "UPSAMPLE_MODES", "Generator", "NetworkSpec", "padding_multiple"]
 
 
 def _act() -> nn.Module:
@@ -163,6 +163,13 @@ class DeepDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+
+def padding_multiple(spec: NetworkSpec) -> int:
+    """The side multiple a network of ``spec`` pads its image to (see :class:`Generator`)."""
+    depth = len(spec.channels)
+    return {"skip": 2 ** depth, "unet": 2 ** (depth - 1), "resnet": 1,
+            "deep_decoder": 2 ** (depth - 1)}[spec.kind]
 
 
 class Generator(nn.Module):

@@ -32,13 +32,18 @@ class Tile:
         return (slice(self.y0 * factor, self.y1 * factor), slice(self.x0 * factor, self.x1 * factor))
 
 
-def _axis_starts(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+def _axis_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int]]:
     """Fewest tiles of at most ``tile`` pixels covering ``length`` with >= ``overlap`` overlap,
-    all of (nearly) equal size so no tile is a thin sliver."""
+    all of (nearly) equal size so no tile is a thin sliver. The size is rounded up to a
+    ``multiple`` where that stays within ``tile``: a network that pads its input to a multiple of
+    32 then spends the padding's work on a wider overlap instead (more of the plane is seen by
+    two tiles and averaged)."""
     if length <= tile:
         return [(0, length)]
     n = math.ceil((length - overlap) / (tile - overlap))
     size = math.ceil((length + (n - 1) * overlap) / n)
+    if multiple > 1 and math.ceil(size / multiple) * multiple <= tile:
+        size = math.ceil(size / multiple) * multiple
     starts = [round(i * (length - size) / (n - 1)) for i in range(n)]
     return [(s, s + size) for s in starts]
 
@@ -112,7 +117,8 @@ def _ramp(n: int, overlap: int, low_neighbour: bool, high_neighbour: bool) -> np
     return r
 
 
-def plan_tiles(shape: tuple[int, int], tile: int, overlap: int, factor: int = 1) -> TileGrid:
+def plan_tiles(shape: tuple[int, int], tile: int, overlap: int, factor: int = 1,
+               multiple: int = 1) -> TileGrid:
     """Tiles for an input plane of ``shape``, each at most ``tile`` output pixels a side.
 
     Parameters
@@ -125,6 +131,10 @@ def plan_tiles(shape: tuple[int, int], tile: int, overlap: int, factor: int = 1)
         Overlap between neighbouring tiles in output pixels (blended).
     factor : int
         Output pixels per input pixel (super-resolution factor; 1 otherwise).
+    multiple : int
+        Output tile sides are rounded up to a multiple of this where they stay within ``tile``
+        (the network's padding multiple, see :attr:`napari_dip.core.networks.Generator`): the
+        overlap grows instead of the padding.
     """
     h, w = (int(s) for s in shape)
     if tile <= 0 or max(h, w) * factor <= tile:
@@ -133,7 +143,8 @@ def plan_tiles(shape: tuple[int, int], tile: int, overlap: int, factor: int = 1)
     ov_in = max(math.ceil(overlap / factor), 0)
     if ov_in >= t_in // 2:
         raise ValueError(f"tile overlap ({overlap} px) must be under half the tile side ({tile} px).")
-    rows = _axis_starts(h, t_in, ov_in)
-    cols = _axis_starts(w, t_in, ov_in)
+    m_in = max(1, multiple // math.gcd(multiple, factor))  # input pixels per output multiple
+    rows = _axis_starts(h, t_in, ov_in, m_in)
+    cols = _axis_starts(w, t_in, ov_in, m_in)
     tiles = tuple(Tile(y0, y1, x0, x1) for y0, y1 in rows for x0, x1 in cols)
     return TileGrid((h, w), tiles, ov_in, factor)
