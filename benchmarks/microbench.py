@@ -40,7 +40,7 @@ def time_config(size: int, width: int, precision: str, channels_last: bool, warm
     img = synthetic_rgb(size)
     gen = restore_iter("denoise", img, preset="fast", stop="fixed", iterations=warmup + timed,
                        channels=(width,) * 5, precision=precision, channels_last=channels_last,
-                       preview_every=10**6, device=device)
+                       preview_every=10**6, device=device, tile=0)  # the whole plane, never tiles
     marks = {}
     while True:
         try:

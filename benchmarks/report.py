@@ -66,7 +66,7 @@ def load(paths: list[Path]) -> tuple[dict[str, list[dict]], list[dict]]:
     for f in files:
         with open(f) as fh:
             d = json.load(fh)
-        if d.get("benchmark") in ("timelapse", "tiling", "tune"):  # own sections, read by name
+        if d.get("benchmark") in ("timelapse", "tiling", "tune", "levers"):  # own sections, by name
             continue
         target = micro if d.get("set") == "microbench" else by_set[d.get("set")]
         for r in d.get("records", []):
@@ -546,11 +546,52 @@ def levers_section(micro: list[dict], by_set: dict[str, list[dict]]) -> list[str
         lines += [f"- Automatic stop (kept): over the {len(its)} fast runs above it returned after "
                   f"{100 * frac:.0f}% of the budget on average, {fmt(gap)} dB below the best output seen.",
                   ""]
-    lines += ["- Not tried yet (no measurement, so not in the preset): learning-rate schedules, "
-              "coarse-to-fine fitting, optimising the input code with frozen weights (Deep Random "
-              "Projector), `torch.compile` (the brief reports no gain after a minute of compiling on "
-              "this CPU; not re-measured here).", ""]
+    lines += [
+        "- Tiles of about 270² for denoising (kept, 2026-12-02): a 32-wide network fits a 256² "
+        "plane about as well as the paper's 128-wide one (hill: 32.17 dB against the paper's "
+        "32.09) but learns a whole 512² plane far more slowly; tiles give it the capacity back for "
+        "the same work per pixel. Tiles of 136² overfit within 600 steps and peak lower (table "
+        "below).",
+        "- Input jitter ramp (kept for denoising): the paper's 1/30, begun at half and raised "
+        "linearly over steps 300–900. On hill (256², a prototype loop with the same network, bfloat16): "
+        "1/30 throughout 32.01 dB at step 1600 (best 32.17 at 2080), 1/60 throughout best 31.54 at "
+        "960 then falling (30.36 at 2000), the ramp 32.15 at 1600 (best 32.17 at 1700), a ramp from "
+        "1/90 32.07 at best, 1/45 throughout 31.59 at 1600.",
+        "- Dropped, measured on hill in the same prototype: Adam lr 0.02 (30.29 dB at step 1000 "
+        "against 30.93, best 32.19 only at step 2400); cosine decay of lr 0.02 over 2000 steps "
+        "(best 31.13).",
+        "- Dropped: SURE instead of the mean squared error (Jo et al., ICCV 2021; the noisy image as "
+        "the network's input, Monte-Carlo divergence): on a 256² astronaut crop it reached 28.9 dB "
+        "(raw output) by step 400 where DIP needs 2000 steps for 28.0, but the finite-difference "
+        "divergence was exploited within 600 steps in bfloat16 and in float32 (loss below zero, "
+        "output falling to 26 dB), the exact divergence (double backward) costs 2.5× per step and "
+        "plateaued at 28.1, and BM3D gives 30.4 on that crop.",
+        "- Dropped: an informed network input beside the random code. Super-resolution with the "
+        "bicubic upsampling as input (astronaut 256² ×4, prototype loop): 25.67 dB luminance at step "
+        "500 against 24.44, but stuck near bicubic's 25.15 (25.80 at 2000 against 26.20 with the "
+        "code alone). Inpainting with the holes pre-filled by normalised convolution (a 256² "
+        "quarter of barbara, 50 % missing): 28.46 dB at step 3000 against 33.54 with the code alone "
+        "(known pixels kept in both).",
+        "- Dropped: `torch.compile` of the 32-wide network at 272² (ad-hoc timing script, 20 "
+        "timed steps): 0.141 s/it compiled against 0.084–0.11 eager, after 55–107 s of compiling.",
+        "- Channels-last against contiguous at 272² and 512² (width 32, bfloat16): within the "
+        "±15 % that repeated timings of the same setting vary by on this shared CPU; kept.",
+        "- Not tried: coarse-to-fine fitting, optimising the input code with frozen weights (Deep "
+        "Random Projector).", ""]
     return lines
+
+
+def levers_runs_section(d: dict) -> list[str]:
+    """Whole paper images and crops of them, one long run per setting (``benchmarks/levers.py``)."""
+    import levers
+
+    return ["## Tiles and the jitter ramp on the paper's F16 (issue 5)", "",
+            "`benchmarks/levers.py`: the paper's noisy F16 (σ = 25) or a 256² crop of it, each "
+            "setting a change against the fast denoising preset of 2026-11-25, fixed budgets. "
+            "Curve: PSNR of the averaged output of the whole plane (for tiles, from every tile's own "
+            "error, before blending); returned: the image the run returned (tiles blended). "
+            "s/it is per iteration of the whole plane (one step of every tile).", "",
+            *levers.table(d), ""]
 
 
 def machines(by_set: dict[str, list[dict]], micro: list[dict]) -> list[str]:
@@ -761,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += timelapse_section(json.loads((folder / "timelapse.json").read_text()))
         if (folder / "stop-floor.json").exists():
             lines += stop_floor_section(json.loads((folder / "stop-floor.json").read_text()))
+        if (folder / "levers.json").exists():
+            lines += levers_runs_section(json.loads((folder / "levers.json").read_text()))
         tuned = sorted(folder.glob("tune-*.json"))
         if tuned:
             lines += ["## How the fast preset was tuned (issue 5)", ""]

@@ -348,6 +348,8 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     curve: list[tuple[int, float]] = []
     first_elapsed = last_elapsed = None
     last_it = 0  # steady-state step time leaves out the first step's set-up
+    # the reports' history: for a tiled plane these are whole-plane figures (tiles advance together)
+    stream: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": [], "psnr": []}
     while True:
         try:
             p = next(gen)
@@ -357,6 +359,8 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         if p.iteration == 1:
             first_elapsed = p.elapsed
         last_elapsed, last_it = p.elapsed, p.iteration
+        for k in stream:
+            stream[k].append(getattr(p, k))
         if sr and p.preview is not None:
             y = np.clip(np.rint(p.preview.astype(np.float64)), 0, 255)
             curve.append((p.iteration, clean_float(psnr_y(case.truth, y, border=4))))
@@ -370,22 +374,32 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         raw = {f"{k}_raw": v for k, v in scores.items() if k in ("psnr", "ssim")}
         scores = {**case.score(kept), **raw, "output": "known pixels kept"}
     meta = result.metadata()
-    hist = thin_history(result.history, history_every)
+    tiles = len(result.planes)
+    if not any(v is not None for v in stream["psnr"]):
+        del stream["psnr"]
+    hist = thin_history(stream, history_every)
     if sr:
         curve = sorted({**dict(curve), result.stopped_at: scores["psnr"]}.items())
         hist["psnr"] = [dict(curve).get(it) for it in hist["iteration"]]
         best_it, best = max(curve, key=lambda t: t[1]) if curve else (None, None)
         hist["psnr_note"] = "luminance PSNR of previews (rounded, 4-px border crop)"
+    elif stream.get("psnr"):
+        b = int(np.nanargmax(np.array(stream["psnr"], dtype=float)))
+        best, best_it = stream["psnr"][b], stream["iteration"][b]
     else:
-        best, best_it = result.best_psnr, result.best_psnr_iteration
+        best = best_it = None
+    # a tiled plane: its iterations are rounds of every tile; it ended when its last tile did
+    stops = [f.stopped_at for f in result.planes]
+    runs = [f.iterations_run for f in result.planes]
     return {
         **scores,
-        "stopped_at": result.stopped_at,
-        "iterations_run": result.iterations_run,
-        "stopped_early": bool(result.planes[0].stopped_early),
+        "stopped_at": max(stops),
+        "iterations_run": max(runs),
+        "stopped_early": any(f.stopped_early for f in result.planes),
+        **({"tiles": tiles, "tile_stopped_at": stops} if tiles > 1 else {}),
         "best_psnr": clean_float(best),
         "best_psnr_iteration": best_it,
-        "seconds_per_iteration": clean_float(result.seconds_per_iteration, 5),
+        "seconds_per_iteration": clean_float(result.wall_time / max(max(runs), 1), 5),
         "seconds_per_iteration_steady": clean_float(
             (last_elapsed - first_elapsed) / (last_it - 1), 5) if last_it > 1 else None,
         "seconds_per_image": clean_float(result.wall_time, 3),
