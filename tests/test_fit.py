@@ -204,6 +204,20 @@ def test_jitter_ramp_starts_low_and_reaches_the_full_jitter():
     for bad in [(900, 300, 0.5), (0, 10, 1.5), (10, 20)]:
         with pytest.raises(ValueError, match="reg_noise_ramp"):
             cfg.replace(reg_noise_ramp=bad)
+    with pytest.raises(ValueError, match="reg_noise_ramp_pixels"):
+        cfg.replace(reg_noise_ramp_pixels=-1)
+
+
+def test_small_planes_get_the_full_jitter_from_the_start():
+    cfg = Config.preset("fast", "denoise", reg_noise_ramp=(300, 900, 0.5),
+                        reg_noise_ramp_pixels=128 * 128)
+    # up to 128²: no ramp; from 256² (4×) up: the ramp's fraction; between: log-size interpolation
+    assert cfg.jitter_scale(1, 96 * 96) == cfg.jitter_scale(1, 128 * 128) == 1.0
+    assert cfg.jitter_scale(1, 256 * 256) == cfg.jitter_scale(1, 288 * 288) == 0.5
+    assert cfg.jitter_scale(1, 181 * 181) == pytest.approx(0.75, abs=0.01)
+    assert cfg.jitter_scale(600, 181 * 181) == pytest.approx(0.875, abs=0.01)
+    assert cfg.jitter_scale(900, 96 * 96) == cfg.jitter_scale(900, 512 * 512) == 1.0
+    assert cfg.replace(reg_noise_ramp_pixels=0).jitter_scale(1, 96 * 96) == 0.5
 
 
 def test_jitter_follows_the_ramp_in_the_loop(monkeypatch):
@@ -220,6 +234,6 @@ def test_jitter_follows_the_ramp_in_the_loop(monkeypatch):
     monkeypatch.setattr(fit_module, "_jitter", spy)
     img = np.random.default_rng(0).random((32, 32)).astype(np.float32)
     cfg = dict(channels=(8, 8), skip_channels=(2, 2), stop="fixed", iterations=6, reg_noise_std=0.04,
-               reg_noise_pixels=0, reg_noise_ramp=(2, 4, 0.5), tile=0)
+               reg_noise_pixels=0, reg_noise_ramp=(2, 4, 0.5), reg_noise_ramp_pixels=0, tile=0)
     denoise(img, **cfg)
     assert used == pytest.approx([0.02, 0.02, 0.03, 0.04, 0.04, 0.04])

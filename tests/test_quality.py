@@ -24,7 +24,7 @@ def test_denoise_gain_and_automatic_stop():
     after = res.metrics["psnr"]
     print(f"denoise: {before:.2f} -> {after:.2f} dB, stop at {res.stopped_at}/{res.iterations_run}, "
           f"best {res.best_psnr:.2f} at {res.best_psnr_iteration}")
-    assert after - before >= 8.0  # measured: 20.95 -> 29.99 dB, stop at 725
+    assert after - before >= 8.0  # measured: 20.95 -> 29.62 dB, stop at 481 (best 29.63 at 478)
     # the automatic stop ends the run before the budget ...
     assert res.planes[0].stopped_early and res.iterations_run < res.config.iterations
     # ... and returns an output within 1 dB of the best one seen during the run

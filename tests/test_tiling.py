@@ -136,3 +136,23 @@ def test_tile_sides_round_up_to_the_network_multiple_and_widen_the_overlap():
     # never past the tile limit: 300 px at tile 290 stays at ceil((300 + 32) / 2) = 166 when the
     # next multiple (320) would exceed it
     assert {t.y1 - t.y0 for t in plan_tiles((300, 100), 290, 32, multiple=160).tiles} == {166}
+
+
+def test_tiled_reports_give_the_psnr_of_the_blended_plane_the_user_gets():
+    from napari_dip.api import restore_iter
+
+    rng = np.random.default_rng(3)
+    clean = np.clip(np.linspace(0, 1, 100)[:, None] * np.linspace(1, 0.2, 90)[None], 0, 1)
+    noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+    gen = restore_iter("denoise", noisy, tile=64, tile_overlap=16, stop="fixed", iterations=4,
+                       preview_every=1, channels=(8, 8, 8), skip_channels=(2, 2, 2),
+                       reference=clean.astype(np.float32))
+    reports = []
+    while True:
+        try:
+            reports.append(next(gen))
+        except StopIteration as done:
+            res = done.value
+            break
+    # the last round's PSNR is that of the blended output returned, not of the tiles' borders
+    assert reports[-1].psnr == pytest.approx(res.metrics["psnr"], abs=0.05)

@@ -384,7 +384,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             else y_plane[0]
         gen = fit_tiles(problems, cfg, grid, np.nan_to_num(background.astype(np.float32)), i, n,
                         [states.get(t) for t in range(len(grid))] if warm_start else None,
-                        stop_event)
+                        stop_event, None if ref_planes is None else ref_planes[i])
         try:
             while True:
                 progress = next(gen)

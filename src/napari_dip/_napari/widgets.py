@@ -279,8 +279,9 @@ class DipWidget(QWidget):
             "precision": ComboBox(label="precision", choices=list(PRECISIONS)),
             "tile": SpinBox(label="tile", min=0, max=65536, step=64,
                             tooltip="Restore planes larger than this many pixels a side in overlapping, "
-                                    "blended tiles: memory follows the tile, not the image. 0: never "
-                                    "tile."),
+                                    "blended tiles, fitted side by side: memory follows the tile, not "
+                                    "the image, and the fast preset's small network denoises ~270² "
+                                    "tiles better than a whole large plane. 0: never tile."),
         }
         for name in ("lr", "reg_noise_std", "ema"):
             fields[name].native.setDecimals(5)  # show preset values such as 1/30 faithfully

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,7 +30,10 @@ class Config:
         more pixels overfit later and need less regularising jitter, see :meth:`jitter_for`;
         ``reg_noise_ramp`` = (start, end, fraction) begins with ``fraction`` of that jitter and
         raises it linearly to the full amount from iteration ``start`` to ``end``: less jitter
-        lets the network learn the image sooner, the full amount keeps the noise out later),
+        lets the network learn the image sooner, the full amount keeps the noise out later;
+        with ``reg_noise_ramp_pixels`` > 0, planes of up to that many pixels get the full jitter
+        from the start, since small planes are learnt fast and overfit early, and the starting
+        fraction applies in full from 4× that size up, interpolated in log-size between),
         ``ema`` (exponential averaging weight of outputs; 0 disables), ``loss`` (mse, l1,
         poisson), ``backtrack`` (restore the last good parameters after a loss spike).
     Stopping
@@ -89,6 +93,7 @@ class Config:
     # ones by 0.1-0.55 dB: -0.06 dB on the denoise-sigma25 average (docs/benchmarks.md)
     reg_noise_floor: float = 0.5
     reg_noise_ramp: tuple[int, int, float] = (0, 0, 1.0)
+    reg_noise_ramp_pixels: int = 0
     ema: float = 0.99
     loss: str = "mse"
     backtrack: bool = True
@@ -159,6 +164,8 @@ class Config:
             problems.append(f"ema must be in [0, 1), not {self.ema!r}")
         if self.reg_noise_std < 0 or self.input_scale <= 0:
             problems.append("reg_noise_std must be >= 0 and input_scale > 0")
+        if self.reg_noise_ramp_pixels < 0:
+            problems.append(f"reg_noise_ramp_pixels must be >= 0, not {self.reg_noise_ramp_pixels!r}")
         if self.reg_noise_pixels < 0:
             problems.append(f"reg_noise_pixels must be >= 0, not {self.reg_noise_pixels!r}")
         if not 0.0 <= self.reg_noise_floor <= 1.0:
@@ -223,9 +230,16 @@ class Config:
             return float(self.reg_noise_std)
         return float(self.reg_noise_std) * max(self.reg_noise_floor, (self.reg_noise_pixels / pixels) ** 0.5)
 
-    def jitter_scale(self, iteration: int) -> float:
-        """Fraction of the full jitter used at ``iteration`` (1-based), see ``reg_noise_ramp``."""
+    def jitter_scale(self, iteration: int, pixels: int | None = None) -> float:
+        """Fraction of the full jitter used at ``iteration`` (1-based) on a plane (or tile) of
+        ``pixels`` pixels, see ``reg_noise_ramp`` and ``reg_noise_ramp_pixels``."""
         start, end, fraction = self.reg_noise_ramp
+        small = self.reg_noise_ramp_pixels
+        if small > 0 and pixels is not None:
+            if pixels <= small:
+                return 1.0
+            if pixels < 4 * small:
+                fraction = 1.0 + (fraction - 1.0) * math.log(pixels / small) / math.log(4)
         if iteration <= start:
             return fraction
         if iteration >= end:
@@ -265,13 +279,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             # planes over 1024 px a side go in blended tiles: bounded memory (docs/benchmarks.md)
             "tile": 1024, "tile_overlap": 64,
         },
-        # the paper's jitter on small planes, down to half of it from 256² up: there the best
-        # output comes ~1.5× sooner and is as good, while small planes lose 0.6-1.5 dB with the
-        # lower jitter (tune.py). The budget caps images that are still improving slowly.
-        # 4 skip channels: 16 with jitter floor ¼ gave +0.79 dB on astronaut@512 but -0.06 dB
-        # on the denoise-sigma25 average, stopping hill at step 570 (-0.5 dB). 16 alone gained
-        # 0.07-0.45 dB on F16, lena and baboon; the other six images are not measured yet.
-        "denoise": {"reg_noise_pixels": 128 * 128, "iterations": 2000,
+        # Tiles of ~270² (docs/benchmarks.md, issue 5): a 32-wide network has the capacity for
+        # about 256² pixels; on a whole 512² plane it learns far slower (F16 with the jitter
+        # below: 30.59 dB at step 2000 untiled against 32.17 over 4 tiles; a 256² crop peaks at
+        # 33.57 dB near step 1600). Tiles of 136² overfit by step 600 and peak lower (32.31).
+        # The paper's jitter 1/30, begun at half and raised linearly over steps 300-900: the
+        # image is learnt sooner and the noise kept out as long (hill: 32.15 dB at step 1600
+        # against 32.01 with 1/30 throughout and 31.54 at best with 1/60). Planes of up to 128²
+        # get the full jitter from the start: a 96² crop of camera peaked at 27.1 dB at step 360
+        # with the ramp and at 29.6 near step 480 without it.
+        "denoise": {"tile": 288, "tile_overlap": 32, "reg_noise_pixels": 0,
+                    "reg_noise_ramp": (300, 900, 0.5), "reg_noise_ramp_pixels": 128 * 128,
+                    "skip_channels": (16,) * 5,
+                    # 1/22-1/31 of the paper recipe's time on its 256²-768×512 images here
+                    "iterations": 1800,
                     # the loss at the best output is 0.84-1.03 × the estimated noise variance on
                     # five scikit-image crops; waiting for 1.0 × lifted grass from 21.2 to 23.2 dB
                     # and changed nothing on camera and gravel (docs/benchmarks.md)
@@ -280,12 +301,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR
         # still climbs at 3000 steps on the tuning crops, where the variance rule cost 1.1-1.4 dB
         # on average, and it stopped the paper's barbara at step 1305 of a climb.
-        # Noisy inputs: stop="auto".
-        "inpaint": {"reg_noise_std": 0.03, "skip_channels": (16,) * 5, "stop": "fixed"},
-        # the paper's fixed 2000 steps: a clean low-resolution image has no noise to overfit, and
-        # the variance rule stopped baby and woman (Set5) while PSNR was still climbing
-        "sr": {"iterations": 2000, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
-               "stop": "fixed"},
+        # Noisy inputs: stop="auto". Tiles of ~270² as for denoising: a 256² quarter of the
+        # paper's barbara alone reaches 32.3 dB (raw output, 33.5 with the known pixels kept) at
+        # step 3000, where the whole 512² plane reached 27.9 (30.0).
+        "inpaint": {"reg_noise_std": 0.03, "skip_channels": (16,) * 5, "stop": "fixed",
+                    "tile": 288, "tile_overlap": 32},
+        # the paper's fixed 2000 steps (2200 fit in a tenth of its time here): a clean
+        # low-resolution image has no noise to overfit, and the variance rule stopped baby and
+        # woman (Set5) while PSNR was still climbing; outputs over 288 px a side in tiles
+        "sr": {"iterations": 2200, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
+               "stop": "fixed", "tile": 288, "tile_overlap": 32},
         "deblur": {"reg_noise_std": 0.03},
         # Fusion of clean sources has no noise to overfit either, and the variance rule fired at
         # step 517 (23.6 dB, below plain averaging) on a multi-focus crop whose PSNR rose to the

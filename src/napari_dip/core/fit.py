@@ -180,6 +180,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     jitter = config.jitter_for(problem.out_hw)
+    n_pixels = int(problem.out_hw[0] * problem.out_hw[1])
     jitter_buf = (torch.empty(z.shape, device=device, dtype=z.dtype), torch.empty_like(z)) \
         if jitter > 0 else None
     warm = init_state is not None
@@ -207,7 +208,8 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     try:
         for iteration in range(1, config.iterations + 1):
             z_in = z if jitter_buf is None else _jitter(
-                z, jitter * (1.0 if warm else config.jitter_scale(iteration)), gen, jitter_buf)
+                z, jitter * (1.0 if warm else config.jitter_scale(iteration, n_pixels)),
+                gen, jitter_buf)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                 enabled=amp_dtype is not None):
                 out = net(z_in)
@@ -294,7 +296,7 @@ def run(problem: Problem, config: Config, **kwargs) -> FitResult:
 
 def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndarray,
               plane: int = 0, n_planes: int = 1, init_states: list[dict | None] | None = None,
-              stop_event: threading.Event | None = None
+              stop_event: threading.Event | None = None, reference: np.ndarray | None = None
               ) -> Gen[Progress, None, list[FitResult | None]]:
     """Fit the tiles of one plane side by side, one iteration of each in turn; yield one combined
     :class:`Progress` per round, return every tile's :class:`FitResult` (None: never started).
@@ -306,13 +308,17 @@ def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndar
     background : ndarray (C, H, W) float32
         The plane on the output grid in normalised units (the input, upsampled for
         super-resolution): the preview shows it where no tile has an output yet.
+    reference : ndarray (C, H, W) float32, optional
+        Ground truth of the whole plane on the output grid in normalised units: rounds with a
+        preview from every tile report the PSNR of the blended plane, the one the user gets
+        (the tiles' own errors count their borders in full, where blending fades them out).
 
     Tiles advance in lockstep so that the preview shows the whole plane improving at once and a
     user's Stop returns a whole image. At most ``config.tile_parallel`` tiles are in flight (each
     holds its network, optimiser and stop-rule window); more tiles go in successive waves, and a
     Stop leaves the tiles of later waves unstarted. A combined report carries the round as its
     iteration, the pixel-weighted mean loss and stop metric of the tiles still running, the
-    PSNR of the whole plane from every tile's latest error (reference given) and, when the tiles
+    PSNR of the whole plane (reference given; see ``reference``) and, when the tiles
     yield previews, the blended plane. One tile: :func:`fit` itself.
     """
     n = len(problems)
@@ -354,7 +360,11 @@ def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndar
                     preview = np.where(np.isnan(blended), background, blended).astype(np.float32)
                 known = [(weights[t], m) for t, m in enumerate(mse) if m is not None]
                 psnr = None
-                if known:
+                if reference is not None and preview is not None and \
+                        all(o is not None for o in outputs):
+                    err = float(np.mean((np.clip(blended, 0, 1) - reference) ** 2))
+                    psnr = 10 * math.log10(1.0 / max(err, 1e-12))
+                elif known:
                     total = sum(wt * m for wt, m in known) / sum(wt for wt, _ in known)
                     psnr = 10 * math.log10(1.0 / max(total, 1e-12))
                 yield Progress(first_report.iteration, config.iterations,
