@@ -339,8 +339,9 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     sr = case.task == "sr"
     if sr:  # previews every history_every iterations give the luminance-PSNR curve
         from napari_dip.core.metrics import psnr_y
-
-        settings.setdefault("preview_every", history_every)
+    # previews on every recorded step: a tiled plane's PSNR is that of the blended plane only in
+    # rounds with a preview (between them, the tiles' own errors: another measure)
+    settings.setdefault("preview_every", history_every)
     ref = None if sr or case.truth is None else case.truth
     if case.task == "inpaint":  # the raw network output too: composited below as the engine does
         settings["keep_known"] = False
