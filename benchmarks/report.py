@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -478,7 +479,8 @@ def plot_set(set_name: str, recs: list[dict], images: list[str], variants: list[
                 ax.plot([r["stopped_at"]], [raw_psnr(r)], "o", color=c, ms=6, mec="k")
                 if r.get("best_psnr_iteration"):
                     ax.plot([r["best_psnr_iteration"]], [r["best_psnr"]], "x", color=c, ms=6)
-            ax.set_title(f"{set_name}: {v}\n(o = returned by the stop rule, x = best seen)", fontsize=9)
+            name = "\n".join(textwrap.wrap(f"{set_name}: {v}", 60))  # long earlier-preset labels
+            ax.set_title(f"{name}\n(o = returned by the stop rule, x = best seen)", fontsize=8)
             ax.set_xlabel("iteration")
             ax.set_ylabel("PSNR (dB)")
             ax.grid(alpha=0.3)
@@ -501,11 +503,13 @@ def plot_set(set_name: str, recs: list[dict], images: list[str], variants: list[
         if t is not None and q is not None:
             pts.append((v, max(t, 1e-3), q, len(rs)))
     if pts:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for v, t, q, n in pts:
+        fig, ax = plt.subplots(figsize=(8, 4.5 + 0.22 * len(pts)))
+        for k, (v, t, q, n) in enumerate(pts):
             marker = "o" if v.startswith("DIP") else "s"
-            ax.plot([t], [q], marker, ms=8)
-            ax.annotate(f"{v} ({n})", (t, q), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            ax.plot([t], [q], marker, ms=8, label=textwrap.fill(f"{k + 1}. {v} ({n})", 110))
+            ax.annotate(str(k + 1), (t, q), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # the full names in a legend below the axes: earlier presets' labels are long
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=6, frameon=False)
         for col, avg in PUBLISHED_AVERAGE.get(set_name, {}).items():
             if col.startswith("DIP"):
                 ax.axhline(avg, ls="--", color="gray", lw=1)

@@ -379,8 +379,11 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     if not any(v is not None for v in stream["psnr"]):
         del stream["psnr"]
     hist = thin_history(stream, history_every)
+    # a tiled plane: its iterations are rounds of every tile; it ended when its last tile did
+    stops = [f.stopped_at for f in result.planes]
+    runs = [f.iterations_run for f in result.planes]
     if sr:
-        curve = sorted({**dict(curve), result.stopped_at: scores["psnr"]}.items())
+        curve = sorted({**dict(curve), max(stops): scores["psnr"]}.items())
         hist["psnr"] = [dict(curve).get(it) for it in hist["iteration"]]
         best_it, best = max(curve, key=lambda t: t[1]) if curve else (None, None)
         hist["psnr_note"] = "luminance PSNR of previews (rounded, 4-px border crop)"
@@ -389,9 +392,6 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         best, best_it = stream["psnr"][b], stream["iteration"][b]
     else:
         best = best_it = None
-    # a tiled plane: its iterations are rounds of every tile; it ended when its last tile did
-    stops = [f.stopped_at for f in result.planes]
-    runs = [f.iterations_run for f in result.planes]
     return {
         **scores,
         "stopped_at": max(stops),

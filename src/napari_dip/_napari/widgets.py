@@ -280,7 +280,7 @@ class DipWidget(QWidget):
             "tile": SpinBox(label="tile", min=0, max=65536, step=64,
                             tooltip="Restore planes larger than this many pixels a side in overlapping, "
                                     "blended tiles, fitted side by side: memory follows the tile, not "
-                                    "the image, and the fast preset's small network denoises ~270² "
+                                    "the image, and the fast preset's small network restores ~288² "
                                     "tiles better than a whole large plane. 0: never tile."),
         }
         for name in ("lr", "reg_noise_std", "ema"):

@@ -279,7 +279,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             # planes over 1024 px a side go in blended tiles: bounded memory (docs/benchmarks.md)
             "tile": 1024, "tile_overlap": 64,
         },
-        # Tiles of ~270² (docs/benchmarks.md, issue 5): a 32-wide network has the capacity for
+        # Tiles of up to 288² (docs/benchmarks.md, issue 5): a 32-wide network has the capacity for
         # about 256² pixels; on a whole 512² plane it learns far slower (F16 with the jitter
         # below: 30.59 dB at step 2000 untiled against 32.17 over 4 tiles; a 256² crop peaks at
         # 33.57 dB near step 1600). Tiles of 136² overfit by step 600 and peak lower (32.31).
@@ -291,7 +291,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "denoise": {"tile": 288, "tile_overlap": 32, "reg_noise_pixels": 0,
                     "reg_noise_ramp": (300, 900, 0.5), "reg_noise_ramp_pixels": 128 * 128,
                     "skip_channels": (16,) * 5,
-                    # 1/22-1/31 of the paper recipe's time on its 256²-768×512 images here
+                    # denoise-sigma25: 30.43 dB on average (29.64 before tiles and ramp) at
+                    # 1/23.5-1/41 of the paper recipe's time per image here
                     "iterations": 1800,
                     # the loss at the best output is 0.84-1.03 × the estimated noise variance on
                     # five scikit-image crops; waiting for 1.0 × lifted grass from 21.2 to 23.2 dB
@@ -301,9 +302,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR
         # still climbs at 3000 steps on the tuning crops, where the variance rule cost 1.1-1.4 dB
         # on average, and it stopped the paper's barbara at step 1305 of a climb.
-        # Noisy inputs: stop="auto". Tiles of ~270² as for denoising: a 256² quarter of the
+        # Noisy inputs: stop="auto". Tiles of up to 288² as for denoising: a 256² quarter of the
         # paper's barbara alone reaches 32.3 dB (raw output, 33.5 with the known pixels kept) at
-        # step 3000, where the whole 512² plane reached 27.9 (30.0).
+        # step 3000, where the whole 512² plane reached 27.9 (30.0); the whole image in 4 tiles:
+        # 31.5 (32.8), in 1015 s against 1209 untiled.
         "inpaint": {"reg_noise_std": 0.03, "skip_channels": (16,) * 5, "stop": "fixed",
                     "tile": 288, "tile_overlap": 32},
         # the paper's fixed 2000 steps (2200 fit in a tenth of its time here): a clean

@@ -310,8 +310,9 @@ def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndar
         super-resolution): the preview shows it where no tile has an output yet.
     reference : ndarray (C, H, W) float32, optional
         Ground truth of the whole plane on the output grid in normalised units: rounds with a
-        preview from every tile report the PSNR of the blended plane, the one the user gets
-        (the tiles' own errors count their borders in full, where blending fades them out).
+        preview from every tile report the PSNR of the blended plane, the one the user gets,
+        other rounds none (the tiles' own errors, the measure without it, count their borders
+        in full, where blending fades them out).
 
     Tiles advance in lockstep so that the preview shows the whole plane improving at once and a
     user's Stop returns a whole image. At most ``config.tile_parallel`` tiles are in flight (each
@@ -360,10 +361,10 @@ def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndar
                     preview = np.where(np.isnan(blended), background, blended).astype(np.float32)
                 known = [(weights[t], m) for t, m in enumerate(mse) if m is not None]
                 psnr = None
-                if reference is not None and preview is not None and \
-                        all(o is not None for o in outputs):
-                    err = float(np.mean((np.clip(blended, 0, 1) - reference) ** 2))
-                    psnr = 10 * math.log10(1.0 / max(err, 1e-12))
+                if reference is not None:  # one measure only: rounds without a preview get None
+                    if preview is not None and all(o is not None for o in outputs):
+                        err = float(np.mean((np.clip(blended, 0, 1) - reference) ** 2))
+                        psnr = 10 * math.log10(1.0 / max(err, 1e-12))
                 elif known:
                     total = sum(wt * m for wt, m in known) / sum(wt for wt, _ in known)
                     psnr = 10 * math.log10(1.0 / max(total, 1e-12))
