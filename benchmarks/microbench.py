@@ -36,19 +36,14 @@ def synthetic_rgb(size: int, seed: int = 0) -> np.ndarray:
 def time_config(size: int, width: int, precision: str, channels_last: bool, warmup: int, timed: int,
                 device: str) -> dict:
     from napari_dip.api import restore_iter
+    from napari_dip.core.fit import drain
 
     img = synthetic_rgb(size)
     gen = restore_iter("denoise", img, preset="fast", stop="fixed", iterations=warmup + timed,
                        channels=(width,) * 5, precision=precision, channels_last=channels_last,
                        preview_every=10**6, device=device, tile=0)  # the whole plane, never tiles
     marks = {}
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as done:
-            result = done.value
-            break
-        marks[p.iteration] = p.elapsed
+    result = drain(gen, lambda p: marks.__setitem__(p.iteration, p.elapsed))
     first = marks[warmup] if warmup > 0 else 0.0
     per_it = (marks[warmup + timed] - first) / timed
     meta = result.metadata()

@@ -327,6 +327,7 @@ CASES = {"denoise-sigma25": denoise_cases, "inpaint-50pct": inpaint_cases, "sr-x
 def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: dict[str, Any],
             history_every: int) -> dict[str, Any]:
     from napari_dip.api import restore_iter
+    from napari_dip.core.fit import drain
 
     settings = dict(overrides)
     if preset == "paper":
@@ -351,12 +352,9 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     last_it = 0  # steady-state step time leaves out the first step's set-up
     # the reports' history: for a tiled plane these are whole-plane figures (tiles advance together)
     stream: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": [], "psnr": []}
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as done:
-            result = done.value
-            break
+
+    def record(p) -> None:
+        nonlocal first_elapsed, last_elapsed, last_it
         if p.iteration == 1:
             first_elapsed = p.elapsed
         last_elapsed, last_it = p.elapsed, p.iteration
@@ -365,6 +363,8 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
         if sr and p.preview is not None:
             y = np.clip(np.rint(p.preview.astype(np.float64)), 0, 255)
             curve.append((p.iteration, clean_float(psnr_y(case.truth, y, border=4))))
+
+    result = drain(gen, record)
     scores = case.score(result.image)
     if case.task == "inpaint":
         # psnr/ssim score the engine's default output (known pixels as given, the network's output

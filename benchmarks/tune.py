@@ -164,23 +164,23 @@ def base_for(task: str, name: str) -> dict:
 
 def run_one(task: str, case: dict, overrides: dict, iterations: int, base: dict | None = None) -> dict:
     from napari_dip.api import restore_iter
+    from napari_dip.core.fit import drain
     from napari_dip.core.metrics import psnr
 
     base = base or {}
+    # previews every step: a tiled plane reports its (blended) PSNR only on rounds with one
     kwargs = {"preset": "fast", **base, **overrides, "stop": "auto", "stop_patience": iterations + 1,
-              "stop_relative_patience": 0, "iterations": iterations, "preview_every": iterations}
+              "stop_relative_patience": 0, "iterations": iterations, "preview_every": 1}
     gen = restore_iter(task, case["image"], reference=case["truth"], **case["kwargs"], **kwargs)
     t0 = time.perf_counter()
     # the reports, not a plane's history: for a tiled plane they are whole-plane figures
     psnrs, metrics = [], []
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as done:
-            result = done.value
-            break
+
+    def record(p) -> None:
         psnrs.append(p.psnr)
         metrics.append(p.stop_metric)
+
+    result = drain(gen, record)
     wall = time.perf_counter() - t0
     plane = result.planes[0]
     # history PSNR is in the engine's normalised units; shift it onto the true 0-255 scale with the

@@ -237,3 +237,16 @@ def test_jitter_follows_the_ramp_in_the_loop(monkeypatch):
                reg_noise_pixels=0, reg_noise_ramp=(2, 4, 0.5), reg_noise_ramp_pixels=0, tile=0)
     denoise(img, **cfg)
     assert used == pytest.approx([0.02, 0.02, 0.03, 0.04, 0.04, 0.04])
+
+
+def test_drain_hands_every_report_over_and_returns_the_result():
+    from napari_dip.core.fit import drain
+
+    def gen():
+        yield 1
+        yield 2
+        return "done"
+
+    seen = []
+    assert drain(gen(), seen.append) == "done" and seen == [1, 2]
+    assert drain(gen()) == "done"

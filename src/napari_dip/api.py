@@ -442,11 +442,9 @@ def _shape_with_hw(layout: Layout, hw) -> tuple[int, ...]:
 
 
 def _run(gen: Gen[Any, None, Result]) -> Result:
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            return done.value
+    from .core.fit import drain  # torch stays out of import time
+
+    return drain(gen)
 
 
 # ----------------------------------------------------------------------------------------------

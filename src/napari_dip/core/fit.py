@@ -11,8 +11,10 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Generator as Gen
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -22,6 +24,8 @@ from .config import Config
 from .device import configure_threads, resolve_device, resolve_precision
 from .networks import Generator
 from .stopping import make_stopping_rule
+
+R = TypeVar("R")
 
 SPIKE_FACTOR = 2.0  # a loss more than (1 + SPIKE_FACTOR)× the best so far counts as a spike
 SNAPSHOT_EVERY = 10
@@ -284,14 +288,21 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
             torch.cuda.empty_cache()
 
 
-def run(problem: Problem, config: Config, **kwargs) -> FitResult:
-    """Run :func:`fit` to the end and return its result."""
-    gen = fit(problem, config, **kwargs)
+def drain(gen: Gen[Progress, Any, R], on_progress: Callable[[Progress], None] | None = None) -> R:
+    """Run a progress generator (:func:`fit`, :func:`fit_tiles`, ``api.restore_iter``) to its
+    end, handing each report to ``on_progress``; return the generator's result."""
     while True:
         try:
-            next(gen)
+            p = next(gen)
         except StopIteration as done:
             return done.value
+        if on_progress is not None:
+            on_progress(p)
+
+
+def run(problem: Problem, config: Config, **kwargs) -> FitResult:
+    """Run :func:`fit` to the end and return its result."""
+    return drain(fit(problem, config, **kwargs))
 
 
 def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndarray,
