@@ -75,7 +75,20 @@ def load(paths: list[Path]) -> tuple[dict[str, list[dict]], list[dict]]:
             k = record_key(r)
             if k not in target or r.get("timestamp", "") >= target[k].get("timestamp", ""):
                 target[k] = r
+    for recs in by_set.values():
+        for r in recs.values():
+            _drop_redundant_overrides(r)
     return {s: list(v.values()) for s, v in by_set.items()}, list(micro.values())
+
+
+def _drop_redundant_overrides(r: dict) -> None:
+    """A DIP run given overrides that only restate today's preset (run before the preset took them
+    on) is a run of the preset: count it as one (the overrides move to ``overrides_given``)."""
+    if r.get("method") != "dip" or not r.get("overrides") or r.get("iteration_cap") \
+            or r.get("preset") not in ("fast", "paper") or not r.get("task"):
+        return
+    if preset_changes({**r, "overrides": ""}) == {}:
+        r["overrides_given"], r["overrides"] = r["overrides"], ""
 
 
 def _inpaint_output(r: dict) -> None:
