@@ -276,6 +276,22 @@ def test_all_planes_fill_one_stack_layer_plane_by_plane_with_warm_start(make_nap
     assert meta["plane"] == "all" and len(meta["stopped_at"]) == 3
 
 
+def test_lazy_layer_data_is_read_in_the_worker(make_napari_viewer, qtbot):
+    da = pytest.importorskip("dask.array")
+    viewer = make_napari_viewer()
+    stack = np.stack([smooth_image(seed=s) for s in range(2)])
+    layer = viewer.add_image(da.from_array(stack, chunks=(1, 32, 32)), name="lazy")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=4, preview_every=2)
+    w.stack_mode.value = "all planes"
+    assert not isinstance(w._prepare().request.image, np.ndarray)  # not read on the main thread
+    run_to_end(qtbot, w)
+    result = viewer.layers["lazy [DIP denoise]"]
+    assert result.data.shape == stack.shape and np.isfinite(np.asarray(result.data)).all()
+    assert result.metadata["napari_dip"]["plane"] == "all"
+
+
 def test_axis_labels_pick_the_channel_axis(make_napari_viewer):
     viewer = make_napari_viewer()
     data = np.stack([smooth_image(seed=s) for s in range(4)]).reshape(2, 2, 32, 32)
@@ -287,6 +303,27 @@ def test_axis_labels_pick_the_channel_axis(make_napari_viewer):
     names = [w.channel_axis.native.itemText(i) for i in range(w.channel_axis.native.count())]
     assert names == ["none", "axis 0 't' (2)", "axis 1 'c' (2)"]
     w.image.value = plain  # no labels naming channels: a stack, no channel axis
+    assert w.channel_axis.value is None
+
+
+def test_channel_axis_choice_survives_layer_changes(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.stack([smooth_image(seed=s) for s in range(2)]), name="two-channels")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    assert w.channel_axis.value is None  # no axis labels: taken for a stack until the user says
+    w.channel_axis.value = 0
+    viewer.add_image(smooth_image(), name="other")  # napari refreshes the widget's choices
+    w.reset_choices()
+    assert w.image.value is layer and w.channel_axis.value == 0
+    tiny(w, iterations=4, preview_every=2)
+    run_to_end(qtbot, w)  # the run's own preview and result layers refresh the choices too
+    assert w.channel_axis.value == 0
+    result = viewer.layers["two-channels [DIP denoise]"]
+    assert result.data.shape == (2, 32, 32)  # one two-channel plane, not one plane of a stack
+    assert result.metadata["napari_dip"]["plane"] is None
+    w.image.value = viewer.layers["other"]
+    w.image.value = layer  # chosen anew: the choice comes from the layer again
     assert w.channel_axis.value is None
 
 
@@ -354,6 +391,49 @@ def test_stop_keeps_current_output_and_reenables_controls(make_napari_viewer, qt
     kept = w.keep_frame()
     assert kept is not None and kept.data.shape == (32, 32)
     assert kept.metadata["napari_dip"]["iteration"] in hist.metadata["napari_dip"]["iterations"]
+
+
+def test_run_ending_before_first_history_frame_leaves_no_history_layer(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="img")
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=6, preview_every=2)
+    w.history_every.value = 50
+    run_to_end(qtbot, w)
+    assert [ly.name for ly in viewer.layers] == ["img", "img [DIP denoise]"]
+    assert not w.keep_button.isEnabled()
+
+
+def test_input_layer_removed_mid_run_is_said(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="img", scale=(2, 2))
+    w = open_widget(viewer, "Denoise")
+    w.image.value = layer
+    tiny(w, iterations=30, preview_every=2)
+    assert w.start()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    result = viewer.layers["img [DIP denoise]"]
+    np.testing.assert_allclose(result.scale, (2, 2))  # geometry was taken at the start
+    assert "'img' was removed from the viewer during the run" in w.status.text()
+
+
+def test_closing_the_dock_mid_run_stops_it(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(smooth_image(), name="img")
+    dock, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise")
+    w.reset_choices()
+    w.image.value = layer
+    tiny(w, iterations=100_000, preview_every=2)
+    w.advanced["stop"].value = "fixed"
+    assert w.start()
+    request = w._run.request
+    qtbot.waitUntil(lambda: w._run is not None and w._run.last is not None, timeout=RUN_TIMEOUT_MS)
+    viewer.window.remove_dock_widget(dock)  # what the dock's close button does
+    assert request.stop.is_set()
+    qtbot.waitUntil(lambda: not w.running, timeout=RUN_TIMEOUT_MS)
+    assert request.done.wait(30)
 
 
 def test_engine_error_becomes_notification(make_napari_viewer, qtbot):
@@ -471,6 +551,18 @@ def test_refuses_fusion_mismatch(make_napari_viewer):
     w.reset_choices()
     w.second.value = scaled
     _refused(w, "pet-scaled", "line up")
+    # guided: the guide is the whole of a, or one plane for the one plane restored
+    w.mode.value = "guided"
+    guide_stack = viewer.add_image(np.stack([smooth_image(seed=s) for s in range(2)]), name="guide-stack")
+    w.reset_choices()
+    w.second.value = guide_stack
+    _refused(w, "guide-stack", "as a guide")
+    stack = viewer.add_image(np.stack([smooth_image(seed=s) for s in range(3)]), name="zstack")
+    guide = viewer.add_image(smooth_image(seed=9), name="guide")
+    w.reset_choices()
+    w.image.value, w.second.value = stack, guide
+    w.stack_mode.value = "all planes"
+    _refused(w, "guide", "one plane")
 
 
 def test_refuses_stack_without_plane(make_napari_viewer):

@@ -58,17 +58,19 @@ class Plan:
             return self.channel_axis
         return self.channel_axis - sum(1 for a in self.stack_axes if a < self.channel_axis)
 
-    def take(self, array, axes: tuple[int, ...] | None = None) -> np.ndarray:
+    def take(self, array, axes: tuple[int, ...] | None = None, lazy: bool = False):
         """The part of ``array`` this run restores: for a current plane, ``array`` indexed at the
         plane on ``axes`` (default: the layer's stack axes; give others for arrays laid out
-        differently, e.g. a mask without the channel axis)."""
+        differently, e.g. a mask without the channel axis). An ndarray, or with ``lazy`` the
+        array's own slice (a dask or zarr array stays unread)."""
+        as_array = (lambda a: a) if lazy else np.asarray
         if self.index is None:
-            return np.asarray(array)
+            return as_array(array)
         axes = self.stack_axes if axes is None else axes
-        sl = [slice(None)] * np.ndim(array)
+        sl = [slice(None)] * len(array.shape)
         for axis, i in zip(axes, self.index, strict=True):
             sl[axis] = i
-        return np.asarray(array[tuple(sl)])
+        return as_array(array[tuple(sl)])
 
     def plane_shape(self) -> tuple[int, int]:
         y, x = self.spatial_axes

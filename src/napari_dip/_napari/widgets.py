@@ -1,10 +1,11 @@
 """Dock widgets: one per task, all built on :class:`DipWidget`.
 
-The widget snapshots its settings and the layer data on the main thread, hands them to a napari
-``thread_worker`` running :func:`napari_dip._napari.worker.restoration_steps`, and touches layers,
-widgets and the plot only in the worker's ``yielded`` / ``returned`` / ``errored`` handlers (which
-napari runs on the main thread). The engine (and torch) is imported when a widget is created, not
-when this module is imported.
+The widget snapshots its settings and the layer data on the main thread (lazy data, e.g. dask, is
+read in the worker instead), hands them to a napari ``thread_worker`` running
+:func:`napari_dip._napari.worker.restoration_steps`, and touches layers, widgets and the plot only
+in the worker's ``yielded`` / ``returned`` / ``errored`` handlers (which napari runs on the main
+thread). The engine (and torch) is imported when a widget is created, not when this module is
+imported.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import functools
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -124,6 +126,7 @@ class DipWidget(QWidget):
         self.viewer = napari_viewer
         self._run: _Run | None = None
         self._worker = None
+        self._axis_layer: weakref.ref | None = None  # the image the channel axis was chosen for
         self._pending: list = []
         self._dispatching = False
         self._loading = True
@@ -402,13 +405,23 @@ class DipWidget(QWidget):
         return choices
 
     def _on_image_changed(self, *_: Any) -> None:
-        self.channel_axis.reset_choices()
         layer = self.image.value
+        chosen = self.channel_axis.value
+        # napari refreshes the choices whenever any layer is added, removed or renamed (the preview
+        # layer a run adds, too): the user's channel axis stands until another image is chosen
+        same = self._axis_layer is not None and self._axis_layer() is layer
+        self._axis_layer = None
+        self.channel_axis.reset_choices()
         if isinstance(layer, Image) and not layer.rgb and not self._loading:
-            # the layer's axis labels say which axis holds channels (napari-style 'c', 'channel')
-            labels = _axis_labels(layer)[: max(layer.data.ndim - 2, 0)]
-            found = [a for a, lab in enumerate(labels) if lab.lower() in CHANNEL_LABELS]
-            self.channel_axis.value = found[0] if len(found) == 1 else None
+            self._axis_layer = weakref.ref(layer)
+            valid = [v for _, v in self._channel_choices()]
+            if same and chosen in valid:
+                self.channel_axis.value = chosen
+            else:
+                # the layer's axis labels say which axis holds channels (napari-style 'c', 'channel')
+                labels = _axis_labels(layer)[: max(layer.data.ndim - 2, 0)]
+                found = [a for a, lab in enumerate(labels) if lab.lower() in CHANNEL_LABELS]
+                self.channel_axis.value = found[0] if len(found) == 1 else None
         is_stack = isinstance(layer, Image) and (layer.data.ndim - (1 if layer.rgb else 0)) > 2
         self.stack_mode.enabled = is_stack
         self.channel_axis.visible = isinstance(layer, Image) and not layer.rgb and layer.data.ndim > 2
@@ -533,12 +546,23 @@ class DipWidget(QWidget):
             return
         self._pending.clear()
         self._dispatching = True  # ignore whatever the worker still sends
+        # a worker that outlives the wait must not reach a later run's handlers
+        for signal, slot in ((worker.yielded, self._yielded_signal),
+                             (worker.returned, self._returned_signal),
+                             (worker.errored, self._errored_signal),
+                             (worker.finished, self._finished_signal)):
+            with contextlib.suppress(TypeError, RuntimeError):
+                signal.disconnect(slot)
         run.request.stop.set()  # the worker's generator sees it within one iteration and cleans up
         run.request.done.wait(timeout)
         self._close_progress(run)
         self._worker = None
         self._run = None
         self._dispatching = False
+        # the window may stay open after all (its close was cancelled): leave the widget usable
+        with contextlib.suppress(RuntimeError):
+            self._set_running(False)
+            self.status.setText(f"Stopped {run.tag} of '{run.source.name}': the window was closing.")
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setText("Stop" if running else "Run")
@@ -576,10 +600,13 @@ class DipWidget(QWidget):
             build_config(request)  # refuse invalid settings here, with the engine's message
         except ValueError as exc:
             raise Refused(f"settings: {exc}") from None
-        try:
-            image = np.array(plan.take(layer.data), copy=True)
-        except MemoryError:
-            raise Refused(f"'{layer.name}' does not fit in memory.") from None
+        if isinstance(layer.data, np.ndarray):
+            try:  # a snapshot: edits to the layer during the run do not reach it
+                image = np.array(plan.take(layer.data), copy=True)
+            except MemoryError:
+                raise Refused(f"'{layer.name}' does not fit in memory.") from None
+        else:  # dask, zarr, ...: read in the worker, so a large stack does not freeze the viewer
+            image = plan.take(layer.data, lazy=True)
         request.image = image
         request.kwargs = kwargs
         k = int(self.history_every.value)
@@ -770,14 +797,21 @@ class DipWidget(QWidget):
         took = time.perf_counter() - run.started
         metrics = "".join(f" · {k.upper()} {v:.3f}" for k, v in result.metrics.items())
         verb = "Stopped" if result.stopped_by_user else "Done"
+        self._remove_empty_history(run)  # the run ended before its first history frame
         if result.stopped_by_user and run.plan.n_planes > 1:
             k = run.last.plane + 1 if run.last is not None else 1
-            self.status.setText(f"Stopped in plane {k} of {run.plan.n_planes} after {_fmt_time(took)}: "
-                                f"planes 1–{k} are in '{layer.name}' (plane {k} as far as it got); "
-                                "the others are empty (NaN).")
-            return
-        self.status.setText(f"{verb} in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
-                            f"{', per plane' if isinstance(stopped, list) else ''}){metrics}.")
+            text = (f"Stopped in plane {k} of {run.plan.n_planes} after {_fmt_time(took)}: "
+                    f"planes 1–{k} are in '{layer.name}' (plane {k} as far as it got); "
+                    "the others are empty (NaN).")
+        else:
+            text = (f"{verb} in {_fmt_time(took)}: '{layer.name}' (output of iteration {stopped}"
+                    f"{', per plane' if isinstance(stopped, list) else ''}){metrics}.")
+        if run.source not in self.viewer.layers:
+            gone = (f"'{run.source.name}' was removed from the viewer during the run; its result is "
+                    f"'{layer.name}'.")
+            show_info(f"{self.title}: {gone}")
+            text += " " + gone
+        self.status.setText(text)
 
     def _finish_stopped(self, run: _Run, stopped: Stopped) -> None:
         if run.preview is not None and run.plan.n_planes == 1:
@@ -792,8 +826,10 @@ class DipWidget(QWidget):
             self.status.setText(f"Stopped at iteration {stopped.iteration}; kept the output of iteration "
                                 f"{run.preview_iteration} as '{layer.name}'.")
         else:
+            why = ("before its first preview" if run.plan.n_planes == 1
+                   else "(not every plane was restored)")
             self.status.setText(f"Stopped at iteration {stopped.iteration} of plane {stopped.plane + 1}; "
-                                "no result layer (not every plane was restored).")
+                                f"no result layer {why}.")
             show_info(f"{self.title}: stopped; no result layer was made for '{run.source.name}'.")
             self._remove_preview(run)
         self._remove_empty_history(run)
@@ -870,6 +906,15 @@ class DipWidget(QWidget):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        # napari's dock close button takes the widget out of its dock (setParent(None)) without
+        # closing it: a run going on would go on with no Stop button in sight. Stop it the way the
+        # Stop button does (no wait on the main thread; the output so far still becomes a layer)
+        if (event.type() == QEvent.Type.ParentChange and self.parent() is None
+                and getattr(self, "_worker", None) is not None):
+            self.stop()
+        return super().event(event)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1047,10 +1092,18 @@ class FuseWidget(DipWidget):
         if self.mode.value == "gradient" and bshape != plan.shape:
             raise Refused(f"fusion layers do not match: '{a.name}' has shape {plan.shape} but '{b.name}' "
                           f"has shape {bshape}; register and resample them to the same grid first.")
-        b_plane = bshape[-2:] if not b.rgb else bshape[-3:-1]
-        if self.mode.value == "guided" and b_plane != plan.plane_shape():
-            raise Refused(f"fusion layers do not match: planes of '{a.name}' are {plan.plane_shape()} but "
-                          f"'{b.name}' has shape {bshape}.")
+        if self.mode.value == "guided" and bshape != plan.shape:
+            # else the guide must be one plane, used for the one plane restored
+            b_plane = bshape[-2:] if not b.rgb else bshape[-3:-1]
+            one_plane = len(bshape) == (3 if b.rgb else 2)
+            if not one_plane or b_plane != plan.plane_shape():
+                raise Refused(f"fusion layers do not match: '{b.name}' has shape {bshape}; as a guide it "
+                              f"needs the shape of '{a.name}' {plan.shape} or one plane of "
+                              f"{plan.plane_shape()}.")
+            if plan.n_planes > 1 or (plan.channel_axis is not None and not plan.rgb):
+                raise Refused(f"'{b.name}' is one plane, so it can guide one plane of '{a.name}' without "
+                              "a channel axis: choose 'current plane' and no channel axis, or a guide "
+                              f"of the shape of '{a.name}' {plan.shape}.")
         check_same_grid(a, b, "second image")
         second = np.array(plan.take(b.data) if bshape == plan.shape else b.data, copy=True)
         return {"second": second, "fusion": self.mode.value, "fusion_weight": float(self.weight.value)}

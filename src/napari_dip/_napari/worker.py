@@ -73,6 +73,8 @@ def restoration_steps(request: RunRequest):
         from ..api import restore_iter
 
         config = build_config(request)
+        if not isinstance(request.image, np.ndarray):  # lazy layer data (dask, zarr): read it here
+            request.image = np.array(request.image, copy=True)
         steps = restore_iter(request.task, request.image, config=config, stop_event=request.stop,
                              **request.kwargs)
         points: list = []
