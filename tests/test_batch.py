@@ -150,3 +150,48 @@ def test_cli_batch_axes_and_frames(tmp_path):
     # axes that cannot be cut into frames are refused with the reason
     with pytest.raises(ValueError, match="Y and X must be the last"):
         nd.batch(src / "tc.tif", tmp_path / "bad", frames=True, axes="YXTC", **SETTINGS)
+
+
+def test_batch_never_writes_over_its_inputs(folder, tmp_path):
+    before = (folder / "b.tif").read_bytes()
+    with pytest.raises(ValueError, match="replaced by its own output"):
+        nd.batch(str(folder / "*.tif"), folder, overwrite=True, **SETTINGS)
+    assert (folder / "b.tif").read_bytes() == before
+    # a recursive pattern that also matches an earlier run's outputs (inside the input folder)
+    out = folder / "restored"
+    pattern = str(folder / "**" / "b.tif")
+    assert _by_name(nd.batch(pattern, out, **SETTINGS))["b.tif"]["status"] == "ok"
+    again = nd.batch(pattern, out, **SETTINGS)  # resumes: restored/b.tif is not a new input
+    assert [(s["path"], s["status"]) for s in again] == [(str(folder / "b.tif"), "skipped")]
+
+
+def _pixel_size(path):
+    with tifffile.TiffFile(path) as tf:
+        tags = tf.pages.first.tags
+        x, y = tags["XResolution"].value, tags["YResolution"].value
+        return x[0] / x[1], y[0] / y[1], (tf.imagej_metadata or {}).get("unit")
+
+
+def test_pixel_size_is_kept_and_made_finer_by_super_resolution(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    # ImageJ-style: 0.25 µm pixels = 4 pixels per µm, the unit in the ImageJ description
+    tifffile.imwrite(src / "ij.tif", camera_crop(24).astype(np.uint16), imagej=True,
+                     resolution=(4.0, 4.0), metadata={"unit": "um"})
+    # plain TIFF tags: 2000 pixels per cm
+    tifffile.imwrite(src / "cm.tif", camera_crop(24, 30, 30), resolution=(2000.0, 2000.0),
+                     resolutionunit="CENTIMETER")
+    nd.batch(str(src / "*.tif"), tmp_path / "den", **SETTINGS)
+    assert _pixel_size(tmp_path / "den" / "ij.tif") == (4.0, 4.0, "um")
+    assert _pixel_size(tmp_path / "den" / "cm.tif")[:2] == (2000.0, 2000.0)
+    with tifffile.TiffFile(tmp_path / "den" / "cm.tif") as tf:
+        assert tf.pages.first.tags["ResolutionUnit"].value == 3  # centimetre
+    nd.batch(str(src / "ij.tif"), tmp_path / "sr", task="sr", factor=2, **SETTINGS)
+    assert tifffile.imread(tmp_path / "sr" / "ij.tif").shape == (48, 48)
+    assert _pixel_size(tmp_path / "sr" / "ij.tif") == (8.0, 8.0, "um")  # 0.125 µm pixels
+    # the single-image command keeps it too
+    out = tmp_path / "one.tif"
+    assert main(["denoise", str(src / "ij.tif"), "-o", str(out), "--iterations", "2", "--set",
+                 "channels=[8,8,8]", "--set", "skip_channels=[2,2,2]", "--set", "input_channels=4",
+                 "--quiet"]) == 0
+    assert _pixel_size(out) == (4.0, 4.0, "um")

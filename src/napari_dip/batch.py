@@ -162,6 +162,10 @@ def _final_name(source: Path) -> str:
     return source.name
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
+
+
 def collect_tasks(inputs, output_dir: str | Path, frames: bool = False,
                   channel_axis: int | None = None) -> tuple[list[Task], list[dict]]:
     """Expand ``inputs`` into tasks; returns ``(tasks, problems)`` (unreadable inputs)."""
@@ -169,6 +173,14 @@ def collect_tasks(inputs, output_dir: str | Path, frames: bool = False,
     sources = _expand(inputs)
     if not sources:
         raise FileNotFoundError(f"No input images match {inputs!r}.")
+    # a pattern like data/**/*.tif also matches an earlier run's outputs in data/restored: those
+    # are this batch's results, not new inputs (unless nothing else matched: refused below)
+    outside = [s for s in sources if not _inside(s, out_dir)]
+    sources = outside or sources
+    for src in sources:
+        if (out_dir / _final_name(src)).resolve() == src.resolve():
+            raise ValueError(f"{src} would be replaced by its own output: outputs keep the input "
+                             "names, so write them to another folder (-o).")
     names = [_final_name(s) for s in sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -211,12 +223,23 @@ def _summary(task: Task, status: str, error: str | None, seconds: float, result=
     return d
 
 
-def _atomic_write(path: Path, image: np.ndarray, like_dtype) -> None:
+def _atomic_write(path: Path, image: np.ndarray, like_dtype, pixel_size: dict | None = None) -> None:
     from .io import write_image
 
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    write_image(tmp, image, like_dtype)
+    write_image(tmp, image, like_dtype, pixel_size)
     os.replace(tmp, path)
+
+
+def _output_pixel_size(source: str, task: str, kwargs: dict) -> dict | None:
+    """The source TIFF's pixel size, made finer by the factor for super-resolution."""
+    from .io import finer_pixel_size, read_pixel_size
+
+    try:
+        size = read_pixel_size(source)
+    except Exception:  # unreadable tags: the image itself is what matters
+        return None
+    return finer_pixel_size(size, int(kwargs.get("factor") or 1)) if task == "sr" else size
 
 
 def _done(task: Task) -> bool:
@@ -261,8 +284,11 @@ def run_task(task: Task | dict, options: dict) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         if task.frame is not None:  # frames are kept exactly (float32 TIFF) until assembled
             _atomic_write(out, result.image, None)
+        elif out.suffix.lower() == ".zarr":
+            _write_zarr(task.source, out, result.image)
         else:
-            _atomic_write(out, result.image, like)
+            _atomic_write(out, result.image, like,
+                          _output_pixel_size(task.source, options["task"], kwargs))
         return _summary(task, "ok", None, time.perf_counter() - t0, result)
     except Exception as exc:
         s = _summary(task, "failed", _message(exc), time.perf_counter() - t0)
@@ -284,10 +310,12 @@ def _full_shape(task: Task) -> tuple[int, ...]:
     return read_image(p).shape
 
 
-def _assemble(source: str, output: str, n_frames: int, channel_axis: int | None) -> dict | None:
-    """Stack the finished frames of ``source`` into ``output`` (same name); None if incomplete."""
+def _assemble(source: str, output: str, n_frames: int, channel_axis: int | None,
+              overwrite: bool = False, pixel_size: dict | None = None) -> dict | None:
+    """Stack the finished frames of ``source`` into ``output`` (same name); None if incomplete
+    (or already assembled, unless ``overwrite``: the frames were redone to replace it)."""
     out = Path(output)
-    if out.exists():
+    if out.exists() and not overwrite:
         return None
     parts = [_frame_output(out, i) for i in range(n_frames)]
     if not all(p.exists() for p in parts):
@@ -302,7 +330,7 @@ def _assemble(source: str, output: str, n_frames: int, channel_axis: int | None)
     if out.suffix.lower() == ".zarr":
         _write_zarr(source, out, stack)
     else:
-        _atomic_write(out, stack, src_dtype if src_dtype in (np.uint8, np.uint16) else None)
+        _atomic_write(out, stack, src_dtype if src_dtype in (np.uint8, np.uint16) else None, pixel_size)
     for p in parts:
         p.unlink()
     with contextlib.suppress(OSError):
@@ -573,11 +601,13 @@ def batch(inputs, output_dir: str | Path, task: str = "denoise", *, mask=None, k
         for src in dict.fromkeys(t.source for t in tasks if t.frame is not None):
             t = next(t for t in tasks if t.source == src)
             try:
-                a = _assemble(src, t.output, t.n_frames, channel_axis)
+                a = _assemble(src, t.output, t.n_frames, channel_axis, overwrite,
+                              _output_pixel_size(src, task, kwargs))
             except Exception as exc:
                 a = {"path": src, "frame": None, "output": t.output, "status": "failed",
                      "error": f"assembling frames: {_message(exc)}", "seconds": 0.0,
                      "stopped_at": None, "iterations": None}
+                results.append(a)  # counted and reported with the failed frames: the stack is missing
             if a:
                 assembled.append(a)
     counts = {k: sum(s["status"] == k for s in results) for k in ("ok", "skipped", "failed")}

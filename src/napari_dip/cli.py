@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import read_image, write_image
+from .io import finer_pixel_size, read_image, read_pixel_size, write_image
 
 
 class ProgressBar:
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return batch_main(args)
         return _restore(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as exc:  # a message, not a traceback
         print(f"napari-dip: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -188,7 +188,9 @@ def _restore(args) -> int:
         kw.update(second=read_image(args.second), fusion=args.mode, fusion_weight=args.weight)
     result = _drive(restore_iter(task, image, **kw), task, args.quiet)
     out_dtype = image.dtype if image.dtype in (np.uint8, np.uint16) else None
-    path = write_image(args.output, result.image, out_dtype)
+    size = read_pixel_size(args.input)
+    path = write_image(args.output, result.image, out_dtype,
+                       finer_pixel_size(size, args.factor) if task == "sr" else size)
     meta = result.metadata()
     msg = (f"{task}: wrote {path} ({result.image.shape}, stopped at iteration "
            f"{meta['stopped_at']} of {meta['iterations_run']}, {meta['wall_time_s']:.1f} s)")
