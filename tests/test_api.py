@@ -77,6 +77,48 @@ def test_inpaint_deblur_fuse_shapes():
     assert nd.fuse(img, rgb_guide, mode="guided", **TINY).image.shape == img.shape
 
 
+def test_random_seed_is_recorded_and_leaves_the_callers_random_state_alone():
+    import torch
+
+    from napari_dip._napari.settings import fields_to_overrides
+
+    cfg = nd.Config.preset("fast", "denoise", **TINY).replace(seed=None)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    res = nd.denoise(camera_crop(24), config=cfg)
+    assert torch.equal(torch.rand(3), expected)  # the global generator was not reseeded
+    assert isinstance(res.config.seed, int) and res.metadata()["settings"]["seed"] == res.config.seed
+    again = nd.denoise(camera_crop(24), config=nd.Config.from_dict(res.config.to_dict()))
+    np.testing.assert_array_equal(again.image, res.image)  # the recorded settings repeat the run
+    # the widget's seed -1 ("a different run each time") draws a seed per run, recorded likewise
+    fields = {"channels": "8, 8, 8", "seed": -1}
+    seeds = {fields_to_overrides(fields, (2,))["seed"] for _ in range(5)}
+    assert len(seeds) > 1 and all(isinstance(s, int) and s >= 0 for s in seeds)
+
+
+def test_poisson_loss_refuses_negative_data():
+    counts = camera_crop(24).astype(np.float32) / 16.0
+    with pytest.raises(ValueError, match="never negative"):
+        nd.denoise(counts - counts.mean(), loss="poisson", **TINY)  # background-subtracted
+    assert nd.denoise(counts, loss="poisson", **TINY).image.min() >= 0
+
+
+def test_inpaint_takes_nan_pixels_as_holes():
+    img = camera_crop(32).astype(np.float32)
+    known = degrade.random_mask(img.shape, 0.7, seed=2)
+    holed = np.where(known, img, np.nan)
+    before = holed.copy()
+    res = nd.inpaint(holed, **TINY)  # no mask: the NaNs are the holes
+    np.testing.assert_array_equal(holed, before, strict=True)  # NaNs and all, untouched
+    assert np.isfinite(res.image).all()
+    np.testing.assert_array_equal(res.image[known], img[known])
+    # with a mask, the same holes: the same run
+    np.testing.assert_array_equal(nd.inpaint(holed, known, **TINY).image, res.image)
+    with pytest.raises(ValueError, match="mask marks as known"):
+        nd.inpaint(holed, np.ones_like(known), **TINY)
+
+
 def test_inpaint_keeps_known_pixels_exactly():
     from napari_dip.api import restore_iter
 

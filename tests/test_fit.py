@@ -250,3 +250,17 @@ def test_drain_hands_every_report_over_and_returns_the_result():
     seen = []
     assert drain(gen(), seen.append) == "done" and seen == [1, 2]
     assert drain(gen()) == "done"
+
+
+def test_precision_refuses_what_the_device_cannot_do_and_auto_falls_back(monkeypatch):
+    from napari_dip.core import device as d
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a T4
+    with pytest.raises(ValueError, match="does not support bfloat16"):
+        d.resolve_precision("bfloat16", torch.device("cuda"))
+    assert d.resolve_precision("auto", torch.device("cuda")) == torch.float16
+    monkeypatch.setattr(d, "_autocast_available", lambda t: t != "mps")  # torch before 2.5
+    assert d.resolve_precision("auto", torch.device("mps")) is None  # float32
+    with pytest.raises(ValueError, match="no mixed precision on mps"):
+        d.resolve_precision("float16", torch.device("mps"))
+    assert d.resolve_precision("auto", torch.device("cpu")) in (torch.bfloat16, None)

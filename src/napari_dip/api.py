@@ -9,6 +9,7 @@ plane) and returns a :class:`Result` whose ``image`` is float32 in the input's i
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from collections.abc import Generator as Gen
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ class Result:
     config : Config
         Every setting used; ``Config.from_dict(result.config.to_dict())`` repeats the run.
     planes : list of FitResult
-        One fit per restored plane (histories, stop iterations, timings).
+        One fit per restored plane, or per tile of a tiled plane (plane by plane, tiles in row
+        order): histories, stop iterations, timings.
     wall_time : float
         Seconds for the whole call.
     metrics : dict
@@ -51,7 +53,8 @@ class Result:
 
     @property
     def stopped_at(self) -> int | list[int]:
-        """Iteration whose output was returned (a list for stacks)."""
+        """Iteration whose output was returned: one number for an untiled single plane, else a
+        list with one entry per fit in :attr:`planes` (stacks, tiles)."""
         v = [p.stopped_at for p in self.planes]
         return v[0] if len(v) == 1 else v
 
@@ -62,6 +65,7 @@ class Result:
 
     @property
     def iterations_run(self) -> int | list[int]:
+        """Iterations run, shaped like :attr:`stopped_at`."""
         v = [p.iterations_run for p in self.planes]
         return v[0] if len(v) == 1 else v
 
@@ -73,7 +77,8 @@ class Result:
 
     @property
     def best_psnr(self) -> float | None:
-        """Best PSNR seen during the run (single plane, reference given), in normalised units."""
+        """Best PSNR seen during the run (one untiled plane, reference given; else None), in
+        normalised units."""
         return self.planes[0].best_psnr if len(self.planes) == 1 else None
 
     @property
@@ -138,6 +143,18 @@ def _check_reference(reference, expected_shape: tuple[int, ...]) -> np.ndarray |
         raise ValueError(f"reference has shape {ref.shape} but the result will have shape "
                          f"{tuple(expected_shape)}; pass the ground truth of the same size.")
     return ref
+
+
+def _nan_holes(image, mask):
+    """Inpainting takes NaN (or infinite) pixels as holes: returns ``(image with them set to 0 (a
+    copy), mask (the finite pixels when none was given), where they were or None)``."""
+    arr = np.asarray(image)
+    if not np.issubdtype(arr.dtype, np.floating):
+        return image, mask, None
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return image, mask, None
+    return np.where(bad, 0, arr), (~bad if mask is None else mask), bad
 
 
 def _mask_planes(mask, layout: Layout, name: str = "mask") -> np.ndarray:
@@ -253,6 +270,11 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
 
     t0 = time.perf_counter()
     cfg = _config(task, preset, config, settings)
+    if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
+        cfg = cfg.replace(seed=secrets.randbelow(2**31))
+    holes_nan = None
+    if task == "inpaint":
+        image, mask, holes_nan = _nan_holes(image, mask)
     arr = check_finite_array(image, "image")
     layout = Layout.infer(arr, channel_axis, rgb, "image")
     planes, alpha = layout.to_planes(arr)
@@ -263,8 +285,14 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
 
     if task == "inpaint":
         if mask is None:
-            raise ValueError("inpaint needs a mask (non-zero = known pixel, 0 = pixel to fill).")
+            raise ValueError("inpaint needs a mask (non-zero = known pixel, 0 = pixel to fill), or "
+                             "NaN in the image at the pixels to fill.")
         known = _mask_planes(mask, layout)
+        if holes_nan is not None:
+            bad = layout.to_planes(holes_nan)[0] & known
+            if bad.any():
+                raise ValueError(f"image has NaN or infinite values at {int(bad.sum())} pixel(s) the "
+                                 "mask marks as known; mark them 0 in the mask to fill them too.")
     elif task == "sr":
         if factor is None:
             raise ValueError("super-resolution needs a factor (2, 3, 4 or 8).")
@@ -293,6 +321,10 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     elif task != "denoise":
         raise ValueError(f"Unknown task {task!r}; use denoise, inpaint, sr, deblur or fuse.")
 
+    if cfg.loss == "poisson" and float(planes.min()) < 0:
+        raise ValueError(f"The Poisson loss models photon counts, which are never negative, but the "
+                         f"image's minimum is {float(planes.min()):.4g} (background-subtracted "
+                         "data?); add an offset to make it non-negative, or use loss='mse'.")
     norm = Normalizer.fit(planes, _per_channel(layout), zero_floor=cfg.loss == "poisson",
                           where=known)
     if task == "fuse" and fusion == "gradient":
@@ -493,17 +525,19 @@ def denoise(image, *, preset: str = "fast", reference=None, channel_axis: int | 
                              channel_axis=channel_axis, **settings))
 
 
-def inpaint(image, mask, *, keep_known: bool = True, preset: str = "fast", reference=None,
+def inpaint(image, mask=None, *, keep_known: bool = True, preset: str = "fast", reference=None,
             channel_axis: int | None = None, **settings: Any) -> Result:
     """Fill missing pixels.
 
     Parameters
     ----------
     image : array, shape (..., H, W) or (..., H, W, C)
-        Image whose unknown pixels may hold anything (they are ignored).
-    mask : array, shape (H, W) or image.shape
+        Image whose unknown pixels may hold anything, NaN included (they are ignored). Not
+        modified.
+    mask : array, shape (H, W) or image.shape, optional
         Non-zero/True where the pixel is **known**, 0/False where it must be filled. A (H, W)
-        mask applies to every plane and channel.
+        mask applies to every plane and channel. None: the NaN (or infinite) pixels of a float
+        ``image`` are the ones to fill. NaN where the mask says known is refused.
     keep_known : bool
         True (default): known pixels are returned exactly as given and only the holes come from
         the network, so a painted defect changes nothing outside it. False: every pixel is the
@@ -549,12 +583,20 @@ def deblur(image, psf, *, preset: str = "fast", reference=None, channel_axis: in
     Parameters
     ----------
     image : array, shape (..., H, W) or (..., H, W, C)
+        The blurred image, any real dtype. Scaled to [0, 1] by its own minimum and maximum (uint8
+        by 0–255) for the fit. Not modified.
     psf : 2D array or float
-        The PSF (normalised to sum 1 internally), or the sigma in pixels of a Gaussian PSF.
+        The PSF, at most the image's size, its centre at pixel ((h − 1) // 2, (w − 1) // 2);
+        negative values (noise in a measured PSF) are set to 0 and it is normalised to sum 1. A
+        float: the sigma in pixels of a Gaussian PSF.
     """ + _SETTINGS_DOC + """
     Returns
     -------
     Result
+        ``image``: float32 shaped like ``image``, in its units. The network's output is bounded by
+        the blurred input's [minimum, maximum] (uint8: [0, 255]), so a deconvolved peak can come
+        out no brighter than the brightest blurred pixel: point sources (beads) are restored in
+        shape and position but capped in height.
     """
     return _run(restore_iter("deblur", image, psf=psf, preset=preset, reference=reference,
                              channel_axis=channel_axis, **settings))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,11 @@ def parse_channels(text: str) -> tuple[int, ...]:
 
 
 def fields_to_overrides(fields: dict[str, Any], preset_skip: tuple[int, ...]) -> dict[str, Any]:
-    """Advanced-field values → ``Config`` overrides (channels parsed, seed -1 → random)."""
+    """Advanced-field values → ``Config`` overrides (channels parsed; seed -1 → a seed drawn now,
+    so the result's settings say which one it was)."""
     out = dict(fields)
     out["channels"] = parse_channels(fields["channels"])
     if len(preset_skip) not in (1, len(out["channels"])):
         out["skip_channels"] = (preset_skip[0],)
-    out["seed"] = None if int(fields["seed"]) < 0 else int(fields["seed"])
+    out["seed"] = secrets.randbelow(2**31) if int(fields["seed"]) < 0 else int(fields["seed"])
     return out

@@ -69,16 +69,32 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}.")
     if precision == "float32":
         return None
+    if precision in ("bfloat16", "float16") and not _autocast_available(device.type):
+        raise ValueError(f"precision={precision!r}: this torch ({torch.__version__}) has no mixed "
+                         f"precision on {device.type}; use 'float32' or 'auto'.")
     if precision == "bfloat16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError("precision='bfloat16': this CUDA GPU does not support bfloat16; use "
+                             "'float16', 'float32' or 'auto'.")
         return torch.bfloat16
     if precision == "float16":
         return torch.float16
     # auto
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "mps":
-        return torch.float16
+    if device.type == "mps":  # autocast on MPS came with torch 2.5: float32 before
+        return torch.float16 if _autocast_available("mps") else None
     return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def _autocast_available(device_type: str) -> bool:
+    check = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4
+    if check is None:
+        return device_type in ("cpu", "cuda")
+    try:
+        return bool(check(device_type))
+    except RuntimeError:
+        return False
 
 
 def configure_threads(threads: int | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -163,7 +164,8 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     configure_threads(config.threads)
     device = resolve_device(config.device)
     amp_dtype = resolve_precision(config.precision, device)
-    seed = config.seed if config.seed is not None else int(torch.seed() % (2**31))
+    # a random seed without reseeding torch's global generator (the caller's own random state)
+    seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
     mem = torch.channels_last if config.channels_last else torch.contiguous_format
 
     with torch.random.fork_rng(devices=[]):
