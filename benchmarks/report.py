@@ -791,6 +791,25 @@ def stale_notes(set_name: str, recs: list[dict]) -> list[str]:
     return [*notes, ""] if notes else []
 
 
+# settings tune.py sets itself for every run (its records replay the stop rule offline)
+_TUNE_SETS = {"stop", "stop_patience", "stop_relative_patience", "iterations", "preview_every"}
+
+
+def _tuning_preset_moved(task: str, name: str, rec: dict) -> str:
+    """For a tuning run of a ``current…`` setting: what the fast preset has changed since, as
+    "k then → now" ("" when nothing has)."""
+    import tune
+    from napari_dip.core.config import Config
+
+    then = rec.get("config") or {}
+    now_cfg = Config.preset("fast", task, **tune.CONFIGS.get(name, {})).to_dict()
+    defaults = Config().to_dict()
+    moved = [f"{k} {_short(then.get(k, defaults[k]))} → {_short(v)}" for k, v in now_cfg.items()
+             if k not in _TUNE_SETS | _NO_EFFECT
+             and json.dumps(then.get(k, defaults[k])) != json.dumps(v)]
+    return ", ".join(moved)
+
+
 def tuning_section(d: dict) -> list[str]:
     """How the fast preset was chosen (``benchmarks/tune.py``): a table per crop size, a row per setting."""
     import tune
@@ -832,6 +851,11 @@ def tuning_section(d: dict) -> list[str]:
             at = {n: _mean([r["psnr_curve"][n - 1] for r in rs if len(r["psnr_curve"]) >= n])
                   for n in (500, 1000, 1500)}
             change = ", ".join(f"{k}={tune.show(v, k)}" for k, v in tune.CONFIGS.get(name, {}).items())
+            if name.startswith("current"):  # "current" is the preset when it ran: say if it moved on
+                moved = _tuning_preset_moved(task, name, rs[0])
+                if moved:
+                    change = f"{change or '(unchanged)'} on the fast preset of " \
+                             f"{rs[0]['timestamp'][:10]} ({moved})"
             default = {"current": "(the fast preset now)", "nov25": "(fast preset of 2026-11-25)",
                        "random-code": "(a random code as the network's input, the engine before)"}.get(
                            name, "(fast preset before tuning)")

@@ -48,6 +48,15 @@ NOV25: dict[str, dict] = {
 # "current" is the fast preset as it is now, unchanged
 CONFIGS: dict[str, dict] = {
     "current": {},
+    # 2026-12-02 (third session): is bfloat16 autocast costing quality, and what width buys
+    "current-fp32": {"precision": "float32"},
+    "current-width48": {"channels": (48,) * 5},
+    # a cosine decay of the learning rate over the last half of the budget (to 1/20 of it), and
+    # twice the rate decayed over the whole budget: for the fixed-budget tasks
+    "current-cos50": {"lr_decay": (0.5, 0.05)},
+    "current-lr02cos": {"lr": 0.02, "lr_decay": (0.0, 0.025)},
+    # deblurring in tiles of up to 288² as the other tasks (the preset restored planes whole)
+    "current-tiles288": {"tile": 288, "tile_overlap": 32},
     "baseline": {},
     "lr02": {"lr": 0.02},
     "lr005": {"lr": 0.005},
@@ -80,7 +89,10 @@ CONFIGS: dict[str, dict] = {
 PATIENCES = (100, 150, 200, 300)
 PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",
             "inpaint": "50 % of the pixels missing at random, seeded",
-            "fuse": "multi-focus pair: each source blurs (Gaussian σ 3 px) the other's half of the "
+            "sr": "×4 super-resolution: the crop made 4× smaller with PIL's Lanczos, as benchmarks/run.py's "
+          "sr-x4-set5 set does (PSNR on RGB, not luminance)",
+    "deblur": "Gaussian PSF σ 2 px and noise σ 5, as benchmarks/run.py's deblur-gauss2 set does",
+    "fuse": "multi-focus pair: each source blurs (Gaussian σ 3 px) the other's half of the "
                     "image, as benchmarks/run.py's fusion-multifocus set does"}
 
 
@@ -123,6 +135,21 @@ def tuning_images(task: str, size: int = 256) -> dict[str, dict]:
             known = degrade.random_mask(clean.shape, 0.5, seed=i)
             out[name] = {"image": np.where(known, clean, 0).astype(np.uint8), "truth": clean,
                          "kwargs": {"mask": known}}
+    elif task == "sr":
+        from run import SR_FACTOR, sr_lowres
+
+        out = {}
+        for name in ("astronaut", "coffee", "chelsea"):
+            hr, lr = sr_lowres(_crop(getattr(data, name)(), size), SR_FACTOR)
+            out[name] = {"image": lr, "truth": hr, "kwargs": {"factor": SR_FACTOR, "kernel": "lanczos2"}}
+    elif task == "deblur":
+        from run import DEBLUR_SIGMA, blurred_input
+
+        out = {}
+        for name in ("astronaut", "coffee", "chelsea"):
+            clean = _crop(getattr(data, name)(), size)
+            out[name] = {"image": blurred_input(clean, name), "truth": clean,
+                         "kwargs": {"psf": DEBLUR_SIGMA}}
     elif task == "fuse":
         from run import multifocus_pair
 
@@ -229,7 +256,7 @@ def report(store_path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["denoise", "inpaint", "fuse", "report"])
+    ap.add_argument("task", choices=["denoise", "inpaint", "sr", "deblur", "fuse", "report"])
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--out", type=Path)

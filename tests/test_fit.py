@@ -264,3 +264,19 @@ def test_precision_refuses_what_the_device_cannot_do_and_auto_falls_back(monkeyp
     with pytest.raises(ValueError, match="no mixed precision on mps"):
         d.resolve_precision("float16", torch.device("mps"))
     assert d.resolve_precision("auto", torch.device("cpu")) in (torch.bfloat16, None)
+
+
+def test_lr_decay_follows_a_cosine_to_its_final_fraction_and_reaches_the_optimiser():
+    cfg = Config.preset("fast", "inpaint", iterations=100, lr=0.02, lr_decay=(0.5, 0.1))
+    assert cfg.lr_at(1) == cfg.lr_at(50) == pytest.approx(0.02)
+    assert cfg.lr_at(75) == pytest.approx(0.02 * (0.1 + 0.9 * 0.5))
+    assert cfg.lr_at(100) == pytest.approx(0.002)
+    assert Config.preset("fast", "inpaint").lr_at(10**6) == Config.preset("fast", "inpaint").lr
+    assert Config.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="lr_decay"):
+        Config.preset("fast", "inpaint", lr_decay=(0.5, 0.0))
+    # the loop sets the rate: with a final fraction of almost nothing the last steps barely move
+    problem = _problem()
+    res = run(problem, _cfg(iterations=30, lr=0.05, lr_decay=(0.0, 1e-6), ema=0.0, backtrack=False))
+    still = run(problem, _cfg(iterations=30, lr=0.05, ema=0.0, backtrack=False))
+    assert res.history["loss"][-1] != still.history["loss"][-1]

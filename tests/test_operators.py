@@ -109,3 +109,23 @@ def test_losses():
     assert lo < ops.data_loss(p, t, "poisson")
     with pytest.raises(ValueError):
         ops.data_loss(p, t, "huber")
+
+
+def test_convolution_in_a_tile_leaves_out_what_neighbours_blurred_in():
+    psf = ops.gaussian_psf(1.0)  # 7×7: reaches 3 pixels
+    op = ops.Convolution(psf, cut_sides=(True, False, False, True), hw=(20, 16))
+    w = op.loss_weight()[0, 0]
+    assert w.shape == (20, 16)
+    assert not w[:3].any() and w[3:].any()  # top faces a neighbour
+    assert w[:, -3:].sum() == 0 and w[3:, :-3].all()  # right faces one; bottom and left do not
+    assert ops.Convolution(psf).loss_weight() is None
+    # measured pixels in the excluded band cost nothing, whatever they are
+    x = torch.rand(1, 1, 20, 16)
+    y = op(x)
+    y[..., :3, :] = 5.0
+    y[..., :, -3:] = -5.0
+    assert float(ops.DataFidelity(op, y)(x)) == pytest.approx(0.0, abs=1e-12)
+    y = torch.rand(1, 1, 20, 16)
+    assert float(ops.DataFidelity(op, y)(x)) > 0
+    with pytest.raises(ValueError, match="too small"):
+        ops.Convolution(psf, cut_sides=(True, True, False, False), hw=(5, 16))

@@ -158,3 +158,17 @@ def test_tiled_reports_give_the_psnr_of_the_blended_plane_the_user_gets():
             break
     # the last round's PSNR is that of the blended output returned, not of the tiles' borders
     assert reports[-1].psnr == pytest.approx(res.metrics["psnr"], abs=0.05)
+
+
+def test_tiled_deblur_overlaps_by_the_psf_and_leaves_neighbours_blur_out():
+    from _images import TINY, astronaut_crop
+    from napari_dip import deblur
+    from napari_dip.core.degrade import blur
+
+    img = blur(astronaut_crop(160)[..., 0], sigma=1.5)
+    psf = np.zeros((41, 41))
+    psf[20, 15:26] = 1 / 11  # a wide horizontal motion blur
+    res = deblur(img, psf, **{**TINY, "tile": 64, "tile_overlap": 8, "iterations": 2})
+    assert res.image.shape == img.shape and np.isfinite(res.image).all()
+    # 4×4 tiles: the overlap widened from 8 to 31 (the PSF's 41, capped under half a tile); 3×3 at 8
+    assert len(plan_tiles(img.shape, 64, 8, 1, 8)) == 9 and len(res.planes) == 16

@@ -339,7 +339,12 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         ref_planes = norm.forward(ref_layout.to_planes(ref)[0])
 
     plane_layout = _plane_layout(layout)
-    grid = plan_tiles(layout.plane_shape, cfg.tile, cfg.tile_overlap, out_factor,
+    overlap = cfg.tile_overlap
+    if task == "deblur" and cfg.tile:
+        # tiles leave out of their data term the pixels within the PSF's reach of a neighbour:
+        # overlapping by at least the PSF's size, every pixel is fitted by some tile
+        overlap = min(max(overlap, max(psf_arr.shape)), cfg.tile // 2 - 1)
+    grid = plan_tiles(layout.plane_shape, cfg.tile, overlap, out_factor,
                       padding_multiple(cfg.network_spec))
     out_planes = []
     fits = []
@@ -358,7 +363,10 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         if task == "sr":
             return ops.DataFidelity(ops.Downsample(factor, kernel), y, cfg.loss), None
         if task == "deblur":
-            return ops.DataFidelity(ops.Convolution(psf_arr), y, cfg.loss), None
+            h, w = layout.plane_shape
+            cut = (ys.start > 0, ys.stop < h, xs.start > 0, xs.stop < w)  # sides facing a tile
+            return ops.DataFidelity(ops.Convolution(psf_arr, cut, tuple(y.shape[-2:])), y,
+                                    cfg.loss), None
         if fusion == "gradient":
             yb = torch.from_numpy(np.ascontiguousarray(b_norm.forward(b_planes[i:i + 1])[..., ys, xs]))
             # both sources are the network's input (not a random code): their edges reach the

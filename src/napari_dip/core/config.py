@@ -23,7 +23,10 @@ class Config:
         scale (skip net); ``upsample`` (nearest, bilinear); ``input_channels`` and ``input_scale``
         of the random input code z ~ U(0, 1)·input_scale; ``resnet_blocks``.
     Optimisation
-        ``lr`` (Adam), ``iterations`` (the budget), ``reg_noise_std`` (input jitter added to z every
+        ``lr`` (Adam), ``iterations`` (the budget), ``lr_decay`` = (start, final): from
+        ``start`` (a fraction of the budget, 0-1; 1 = never) the learning rate follows a cosine
+        down to ``final`` × ``lr`` at the last iteration (a fixed budget's last steps then
+        settle the fit instead of stepping around it), ``reg_noise_std`` (input jitter added to z every
         step; with ``reg_noise_pixels`` > 0 it applies to planes of up to that many pixels and
         larger planes get ``reg_noise_std·sqrt(reg_noise_pixels / pixels)``, at least
         ``reg_noise_floor`` (0-1, default half) of it:
@@ -85,6 +88,7 @@ class Config:
     input_scale: float = 0.1
     resnet_blocks: int = 8
     lr: float = 0.01
+    lr_decay: tuple[float, float] = (1.0, 1.0)
     iterations: int = 3000
     reg_noise_std: float = 1.0 / 30.0
     reg_noise_pixels: int = 0
@@ -126,6 +130,10 @@ class Config:
         if len(ramp) == 3:
             ramp = (int(ramp[0]), int(ramp[1]), float(ramp[2]))
         object.__setattr__(self, "reg_noise_ramp", ramp)
+        decay = tuple(self.lr_decay)
+        if len(decay) == 2:
+            decay = (float(decay[0]), float(decay[1]))
+        object.__setattr__(self, "lr_decay", decay)
         problems = []
         if self.network not in NETWORKS:
             problems.append(f"network must be one of {NETWORKS}, not {self.network!r}")
@@ -155,6 +163,9 @@ class Config:
                 problems.append(f"{name} must be at least {lo}, not {getattr(self, name)!r}")
         if not self.lr > 0:
             problems.append(f"lr must be positive, not {self.lr!r}")
+        if len(self.lr_decay) != 2 or not (0 <= self.lr_decay[0] <= 1 and 0 < self.lr_decay[1] <= 1):
+            problems.append("lr_decay must be (start, final) with start in [0, 1] (a fraction of "
+                            f"the budget) and final in (0, 1], not {self.lr_decay!r}")
         if not 0 <= self.stop_noise_floor <= 100:
             problems.append(f"stop_noise_floor must be in [0, 100], not {self.stop_noise_floor!r}")
         if not 0 <= self.stop_relative_patience <= 100:
@@ -217,11 +228,21 @@ class Config:
         d["channels"] = list(self.channels)
         d["skip_channels"] = list(self.skip_channels)
         d["reg_noise_ramp"] = list(self.reg_noise_ramp)
+        d["lr_decay"] = list(self.lr_decay)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
         return cls(**d)
+
+    def lr_at(self, iteration: int) -> float:
+        """Learning rate at ``iteration`` (1-based), see ``lr_decay``."""
+        start, final = self.lr_decay
+        begin = start * self.iterations
+        if final >= 1.0 or iteration <= begin or self.iterations <= begin:
+            return float(self.lr)
+        t = min(1.0, (iteration - begin) / (self.iterations - begin))
+        return float(self.lr) * (final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t)))
 
     def jitter_for(self, out_hw: tuple[int, int]) -> float:
         """The input jitter used for a plane (or tile) of ``out_hw`` pixels (see ``reg_noise_pixels``)."""

@@ -216,6 +216,9 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
             z_in = z if jitter_buf is None else _jitter(
                 z, jitter * (1.0 if warm else config.jitter_scale(iteration, n_pixels)),
                 gen, jitter_buf)
+            if config.lr_decay[1] < 1.0:
+                for group in opt.param_groups:
+                    group["lr"] = config.lr_at(iteration)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                 enabled=amp_dtype is not None):
                 out = net(z_in)

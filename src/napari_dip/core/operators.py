@@ -185,17 +185,48 @@ def check_psf(psf, image_hw: tuple[int, int] | None = None) -> np.ndarray:
 
 
 class Convolution(Operator):
-    """Deblurring: A(x) = psf ∗ x (same size, mirrored borders), one PSF for every channel."""
+    """Deblurring: A(x) = psf ∗ x (same size, mirrored borders), one PSF for every channel.
+
+    Parameters
+    ----------
+    psf : 2D array
+        See :func:`check_psf`.
+    cut_sides : (top, bottom, left, right) bools, optional
+        Sides of a tile that face a neighbouring tile rather than the image border: measured pixels
+        within the PSF's reach of such a side were blurred from pixels outside the tile, which the
+        mirrored border cannot explain, so the data term leaves them out (``loss_weight``); the
+        overlapping neighbour fits them instead.
+    hw : (H, W), optional
+        The measurement's size, needed with ``cut_sides``.
+    """
 
     name = "convolution"
 
-    def __init__(self, psf):
+    def __init__(self, psf, cut_sides: tuple[bool, bool, bool, bool] | None = None,
+                 hw: tuple[int, int] | None = None):
         super().__init__()
         p = torch.as_tensor(check_psf(psf))
         # conv2d correlates; flipping makes it a true convolution for asymmetric PSFs
         self.register_buffer("psf", torch.flip(p, (0, 1))[None, None])
         kh, kw = p.shape
         self.pad = ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)
+        self.register_buffer("valid", None)
+        if cut_sides is not None and any(cut_sides):
+            if hw is None:
+                raise ValueError("Convolution: cut_sides needs the measurement's size hw.")
+            h, w = int(hw[0]), int(hw[1])
+            top, bottom, left, right = (bool(c) for c in cut_sides)
+            # a pixel is explained by the tile alone when its PSF footprint lies inside the tile
+            y0, y1 = (self.pad[2] if top else 0), h - (self.pad[3] if bottom else 0)
+            x0, x1 = (self.pad[0] if left else 0), w - (self.pad[1] if right else 0)
+            if y1 - y0 < 1 or x1 - x0 < 1:
+                raise ValueError(f"Convolution: a {h}×{w} tile is too small for a {kh}×{kw} PSF.")
+            m = torch.zeros((1, 1, h, w))
+            m[..., y0:y1, x0:x1] = 1.0
+            self.register_buffer("valid", m)
+
+    def loss_weight(self) -> torch.Tensor | None:
+        return self.valid
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
