@@ -327,6 +327,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
                          "data?); add an offset to make it non-negative, or use loss='mse'.")
     norm = Normalizer.fit(planes, _per_channel(layout), zero_floor=cfg.loss == "poisson",
                           where=known)
+    data_range = float(np.max(norm.hi - norm.lo))  # of the input, for PSNR against a reference
+    if task == "deblur" and cfg.headroom > 1:
+        norm = norm.widened(cfg.headroom)
     if task == "fuse" and fusion == "gradient":
         guide_planes = None
     elif task == "fuse":
@@ -418,7 +421,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             # denoising with the mse loss: the loss should come down to the noise variance
             noise_var = estimate_noise_variance(y) if task == "denoise" and cfg.loss == "mse" \
                 and cfg.stop_noise_floor > 0 and not (cfg.temporal_weight > 0 and out_planes) else None
-            problems.append(Problem(objective, y.shape[1], hw, guide, ref_t, noise_var))
+            problems.append(Problem(objective, y.shape[1], hw, guide, ref_t, noise_var,
+                                    1.0 / cfg.headroom if task == "deblur" else 1.0))
         # where no tile has an output yet the preview shows the input (nearest-upsampled for sr)
         background = y_plane[0].repeat(out_factor, -2).repeat(out_factor, -1) if out_factor > 1 \
             else y_plane[0]
@@ -466,7 +470,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     if ref is not None:
         from .core.metrics import psnr, ssim
 
-        dr = 255.0 if ref.dtype == np.uint8 else float(np.max(norm.hi - norm.lo))
+        dr = 255.0 if ref.dtype == np.uint8 else data_range
         metrics["psnr"] = psnr(ref, image_out.astype(np.float64), data_range=dr)
         if layout.n_planes == 1:
             metrics["ssim"] = ssim(ref, image_out.astype(np.float64), data_range=dr,
@@ -591,20 +595,22 @@ def deblur(image, psf, *, preset: str = "fast", reference=None, channel_axis: in
     Parameters
     ----------
     image : array, shape (..., H, W) or (..., H, W, C)
-        The blurred image, any real dtype. Scaled to [0, 1] by its own minimum and maximum (uint8
-        by 0–255) for the fit. Not modified.
+        The blurred image, any real dtype. Scaled by its own minimum and maximum (uint8 by
+        0–255) for the fit. Not modified.
     psf : 2D array or float
         The PSF, at most the image's size, its centre at pixel ((h − 1) // 2, (w − 1) // 2);
         negative values (noise in a measured PSF) are set to 0 and it is normalised to sum 1. A
         float: the sigma in pixels of a Gaussian PSF.
+    headroom : float, optional
+        How far above the blurred input the output may reach: it lies in [minimum, minimum +
+        headroom × (maximum − minimum)] of the blurred input (uint8: minimum 0, maximum 255).
+        See :class:`napari_dip.Config`.
     """ + _SETTINGS_DOC + """
     Returns
     -------
     Result
-        ``image``: float32 shaped like ``image``, in its units. The network's output is bounded by
-        the blurred input's [minimum, maximum] (uint8: [0, 255]), so a deconvolved peak can come
-        out no brighter than the brightest blurred pixel: point sources (beads) are restored in
-        shape and position but capped in height.
+        ``image``: float32 shaped like ``image``, in its units. At ``headroom=1`` the output is
+        bounded by the blurred input's range, so point sources (beads) come out capped in height.
     """
     return _run(restore_iter("deblur", image, psf=psf, preset=preset, reference=reference,
                              channel_axis=channel_axis, **settings))

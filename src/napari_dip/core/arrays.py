@@ -189,6 +189,12 @@ class Normalizer:
         hi = np.where(hi - lo > 0, hi, lo + 1.0)  # constant image: any unit range round-trips
         return cls(lo, hi, planes.dtype)
 
+    def widened(self, factor: float) -> Normalizer:
+        """The same map with ``factor`` times the range above ``lo``: the data then fill
+        [0, 1 / factor] and [0, 1] reaches ``factor`` times as high (room for values brighter than
+        any input pixel, e.g. deconvolved peaks)."""
+        return Normalizer(self.lo.copy(), self.lo + factor * (self.hi - self.lo), self.dtype)
+
     def forward(self, planes: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in the input's units → float32 in [0, 1]."""
         lo = self.lo[None, :, None, None]

@@ -46,6 +46,9 @@ class Problem:
         Network input for guided restoration; a random code is used when None.
     reference : tensor (1, C, H, W), optional
         Ground truth in the same units, for PSNR/SSIM bookkeeping only (never for choosing output).
+    data_range : float
+        Range of the true image in these units, for PSNR (less than 1 when the units leave room
+        above the data, see ``Config.headroom``).
     noise_variance : float, optional
         Estimated noise variance of the data in the same units, when the loss is the mean squared
         error against it (denoising): the automatic stop waits while the loss is above
@@ -58,6 +61,7 @@ class Problem:
     guide: torch.Tensor | None = None
     reference: torch.Tensor | None = None
     noise_variance: float | None = None
+    data_range: float = 1.0
 
 
 @dataclass
@@ -254,7 +258,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                 psnr = ssim = None
                 if reference is not None:
                     mse = float(torch.mean((candidate.clamp(0, 1) - reference) ** 2))
-                    psnr = 10 * math.log10(1.0 / max(mse, 1e-12))
+                    psnr = 10 * math.log10(problem.data_range ** 2 / max(mse, 1e-12))
                     if iteration % config.ssim_every == 0 or iteration == 1:
                         ssim = _ssim(candidate.clamp(0, 1), reference)
                     history["psnr"].append(psnr)
@@ -380,7 +384,7 @@ def fit_tiles(problems: list[Problem], config: Config, grid, background: np.ndar
                 if reference is not None:  # one measure only: rounds without a preview get None
                     if preview is not None and all(o is not None for o in outputs):
                         err = float(np.mean((np.clip(blended, 0, 1) - reference) ** 2))
-                        psnr = 10 * math.log10(1.0 / max(err, 1e-12))
+                        psnr = 10 * math.log10(problems[0].data_range ** 2 / max(err, 1e-12))
                 elif known:
                     total = sum(wt * m for wt, m in known) / sum(wt for wt, _ in known)
                     psnr = 10 * math.log10(1.0 / max(total, 1e-12))
