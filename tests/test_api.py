@@ -272,11 +272,12 @@ def test_deblur_headroom_lets_the_output_pass_the_blurred_maximum_and_keeps_psnr
     truth = np.full((48, 48), 100.0)
     truth[20:23, 20:23] = 4000.0  # a point source: its blur is far dimmer than it
     y = blur(truth, sigma=1.5).astype(np.float32)
-    bounded = nd.deblur(y, 1.5, **{**TINY, "iterations": 60, "lr": 0.05}, reference=truth)
+    bounded = nd.deblur(y, 1.5, **{**TINY, "iterations": 60, "lr": 0.05}, headroom=1, reference=truth)
     roomy = nd.deblur(y, 1.5, **{**TINY, "iterations": 60, "lr": 0.05}, headroom=8, reference=truth)
     assert bounded.image.max() <= y.max() + 1e-3
     assert roomy.image.max() > y.max()
     assert roomy.config.headroom == 8 and bounded.config.headroom == 1
+    assert nd.Config.preset("fast", "deblur").headroom == 0  # auto: 2 here (float data), 1 for uint8
     # the run's own PSNR (normalised units with room above the data) matches the result's
     assert roomy.history["psnr"][-1] == pytest.approx(roomy.metrics["psnr"], abs=0.05)
     with pytest.raises(ValueError, match="headroom"):

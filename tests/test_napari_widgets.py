@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from napari.utils.notifications import notification_manager
 
+import napari_dip as nd
+
 pytestmark = pytest.mark.gui
 
 PLUGIN = "napari-dip"
@@ -168,6 +170,10 @@ def test_deblur_gaussian_and_psf_layer(make_napari_viewer, qtbot):
     result = viewer.layers["blurry [DIP deblur]"]
     assert result.data.shape == (32, 32)
     assert result.metadata["napari_dip"]["task"] == "deblur"
+    assert result.metadata["napari_dip"]["settings"]["headroom"] == 0  # auto
+    w.headroom.value = 0.5
+    _refused(w, "headroom 0.5")
+    w.headroom.value = 3
 
     # a PSF given as an Image layer
     psf = np.zeros((5, 5), np.float32)
@@ -625,7 +631,8 @@ def test_settings_persist_and_reset(make_napari_viewer):
     assert w2.history_every.value == 0
     assert w2.advanced["channels"].value == "32, 32, 32, 32, 32"
     w3 = type(w)(viewer)
-    assert w3.preset.value == "fast" and w3.advanced["iterations"].value == 3000
+    assert w3.preset.value == "fast"
+    assert w3.advanced["iterations"].value == nd.Config.preset("fast", "deblur").iterations
     w2.deleteLater()
     w3.deleteLater()
 

@@ -1010,7 +1010,7 @@ class DeblurWidget(DipWidget):
 
     task = "deblur"
     title = "Deblur"
-    _defaults: ClassVar[dict] = {"sigma": 1.5}
+    _defaults: ClassVar[dict] = {"sigma": 1.5, "headroom": 0.0}
 
     def _task_widgets(self) -> list:
         self.psf_layer = self._layer_choice("PSF image", "image", "Optional 2D Image layer holding the "
@@ -1019,17 +1019,27 @@ class DeblurWidget(DipWidget):
         self.psf_layer.value = None
         self.sigma = FloatSpinBox(label="Gaussian sigma", min=0.2, max=30.0, step=0.1, value=1.5,
                                   tooltip="Width (standard deviation, in pixels) of the Gaussian PSF.")
-        self.task_fields = {"sigma": self.sigma}
-        return [self.psf_layer, self.sigma]
+        self.headroom = FloatSpinBox(
+            label="headroom", min=0.0, max=100.0, step=0.5, value=0.0,
+            tooltip="How far above the blurred image the result may reach (× its range): deblurred "
+                    "point sources are brighter than any blurred pixel. 0 = auto (2; 1 for 8-bit "
+                    "images, whose 0-255 scale leaves room already). More room fits more slowly.")
+        self.task_fields = {"sigma": self.sigma, "headroom": self.headroom}
+        return [self.psf_layer, self.sigma, self.headroom]
 
     def _after_reset_choices(self) -> None:
         if self.psf_layer.value is self.image.value and self.psf_layer.value is not None:
             self.psf_layer.value = None
 
     def _task_kwargs(self, plan: Plan) -> dict:
+        room = float(self.headroom.value)
+        if 0 < room < 1:
+            raise Refused(f"headroom {room:g} would cut the result below the blurred image's own "
+                          "maximum; use 0 (auto) or at least 1.")
+        extra = {"headroom": room}
         psf = self.psf_layer.value
         if psf is None:
-            return {"psf": float(self.sigma.value)}
+            return {"psf": float(self.sigma.value), **extra}
         if psf is self.image.value:
             raise Refused(f"the PSF layer is the image '{psf.name}' itself; choose the layer holding the "
                           "PSF, or none for a Gaussian.")
@@ -1042,7 +1052,7 @@ class DeblurWidget(DipWidget):
                           f"'{plan.name}' ({h}×{w}); crop it around its peak.")
         if not np.isfinite(arr).all() or float(np.clip(arr, 0, None).sum()) <= 0:
             raise Refused(f"PSF '{psf.name}' has no positive finite values.")
-        return {"psf": np.array(arr, dtype=np.float32, copy=True)}
+        return {"psf": np.array(arr, dtype=np.float32, copy=True), **extra}
 
 
 class FuseWidget(DipWidget):

@@ -58,10 +58,14 @@ class Config:
         (it averages the iterates after the variance minimum, measured better by 0.2–0.8 dB) or
         ``"minimum"`` the output at the variance minimum (ES-WMV as published).
     Deblurring
-        ``headroom`` (>= 1): the output can reach ``headroom`` times the blurred input's range above
-        its minimum. Deconvolution gathers light that the blur spread out, so a point source is
-        brighter than any pixel of its blurred image (up to 1 / the PSF's peak, 25× for a
-        Gaussian of sigma 2 px); at 1 the output is bounded by the blurred input's maximum.
+        ``headroom`` (>= 1, or 0 for auto): the output can reach ``headroom`` times the blurred
+        input's range above its minimum. Deconvolution gathers light that the blur spread out,
+        so a point source is brighter than any pixel of its blurred image (up to 1 / the PSF's
+        peak, 25× for a Gaussian of sigma 2 px); at 1 the output is bounded by the blurred
+        input's maximum. More room also makes the fit slower (the data then fill less of the
+        network's output range; docs/benchmarks.md): auto (the fast preset) is 2 for data
+        scaled by their own range and 1 for uint8, whose fixed 0-255 scale already leaves the
+        room up to 255.
     Stacks and time-lapses (``restore_iter(..., warm_start=True)``)
         A warm-started plane starts from the previous plane's weights, input code and output (the
         averaged output is seeded with it), so it is nearly fitted already: its stop rule uses
@@ -196,8 +200,8 @@ class Config:
         if self.tile_overlap < 0 or (self.tile and self.tile_overlap >= self.tile // 2):
             problems.append(f"tile_overlap must be >= 0 and under half of tile ({self.tile}), "
                             f"not {self.tile_overlap!r}")
-        if not 1.0 <= self.headroom <= 1000.0:
-            problems.append(f"headroom must be in [1, 1000], not {self.headroom!r}")
+        if not (self.headroom == 0 or 1.0 <= self.headroom <= 1000.0):
+            problems.append(f"headroom must be 0 (auto) or in [1, 1000], not {self.headroom!r}")
         if not self.temporal_weight >= 0:
             problems.append(f"temporal_weight must be >= 0, not {self.temporal_weight!r}")
         if self.threads is not None and self.threads < 1:
@@ -337,12 +341,21 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # 31.5 (32.8), in 1015 s against 1209 untiled.
         "inpaint": {"reg_noise_std": 0.03, "skip_channels": (16,) * 5, "stop": "fixed",
                     "tile": 288, "tile_overlap": 32},
-        # the paper's fixed 2000 steps (2200 fit in a tenth of its time here): a clean
-        # low-resolution image has no noise to overfit, and the variance rule stopped baby and
-        # woman (Set5) while PSNR was still climbing; outputs over 288 px a side in tiles
-        "sr": {"iterations": 2200, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
+        # A fixed budget: a clean low-resolution image has no noise to overfit, and the variance
+        # rule stopped baby and woman (Set5) while PSNR was still climbing; outputs over 288 px a
+        # side in tiles. 2600 steps keep every Set5 image within a tenth of the paper recipe's
+        # time measured on the same CPU (2200 took 1/12.3-1/17.5); PSNR on the tuning crops
+        # still rose by 0.06 dB from step 2000 to 2200. A cosine decay of the learning rate
+        # cost 0.16 dB there (tune.py sr).
+        "sr": {"iterations": 2600, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
                "stop": "fixed", "tile": 288, "tile_overlap": 32},
-        "deblur": {"reg_noise_std": 0.03},
+        # Tiles of up to 288² as for denoising: on a 512² astronaut (PSF sigma 2, noise sigma 5;
+        # tune.py deblur --size 512) 26.51 dB at step 2000 in 4 tiles against 25.22 whole (the
+        # tiles passed that at step 1000). Headroom auto: beads in uint16 (deblur_headroom.py)
+        # 34.24 dB with room for twice the blurred range against 31.43 without, peaks 0.49 of
+        # their true height against 0.33; 4× and 8× fitted slower (32.88, 30.10 dB)
+        "deblur": {"reg_noise_std": 0.03, "tile": 288, "tile_overlap": 32, "iterations": 2000,
+                   "headroom": 0.0},
         # Fusion of clean sources has no noise to overfit either, and the variance rule fired at
         # step 517 (23.6 dB, below plain averaging) on a multi-focus crop whose PSNR rose to the
         # end (tune.py fuse). With the sources as input: 34.6 dB at 1000, 35.3 at 2000, 35.6 at
