@@ -1024,6 +1024,7 @@ class DeblurWidget(DipWidget):
             tooltip="How far above the blurred image the result may reach (× its range): deblurred "
                     "point sources are brighter than any blurred pixel. 0 = auto (2; 1 for 8-bit "
                     "images, whose 0-255 scale leaves room already). More room fits more slowly.")
+        self.headroom.native.setSpecialValueText("auto")  # shown at 0, the preset's auto
         self.task_fields = {"sigma": self.sigma, "headroom": self.headroom}
         return [self.psf_layer, self.sigma, self.headroom]
 
