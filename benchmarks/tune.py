@@ -57,6 +57,11 @@ CONFIGS: dict[str, dict] = {
     "current-lr02cos": {"lr": 0.02, "lr_decay": (0.0, 0.025)},
     # deblurring in tiles of up to 288² as the other tasks (the preset restored planes whole)
     "current-tiles288": {"tile": 288, "tile_overlap": 32},
+    # 2026-12-03: the measurement as network input beside the random code (Config.input_code);
+    # for denoising blurred by a Gaussian of guide_sigma px first
+    "current-data": {"input_code": "data"},
+    "current-data-s1": {"input_code": "data", "guide_sigma": 1.0},
+    "current-data-s2": {"input_code": "data", "guide_sigma": 2.0},
     "baseline": {},
     "lr02": {"lr": 0.02},
     "lr005": {"lr": 0.005},

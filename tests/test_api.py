@@ -266,6 +266,21 @@ def test_axes_names_the_plane_and_keeps_the_input_order():
         denoise(img, axes="YXC", channel_axis=2, **tiny)
 
 
+def test_axes_with_colour_last_reads_rgba_as_without_axes():
+    from napari_dip.api import denoise
+
+    rng = np.random.default_rng(6)
+    img = (rng.random((20, 24, 4)) * 255).astype(np.uint8)
+    tiny = {"stop": "fixed", "iterations": 3, "channels": (8, 8), "skip_channels": (2, 2), "seed": 1}
+    inferred = denoise(img, **tiny)
+    named = denoise(img, axes="YXC", **tiny)
+    np.testing.assert_array_equal(named.image, inferred.image)
+    np.testing.assert_array_equal(named.image[..., 3], img[..., 3])  # alpha carried, not restored
+    # rgb=False: four channels restored, alpha among them
+    channels = denoise(img, axes="YXC", rgb=False, **tiny)
+    assert channels.image.shape == img.shape and not np.array_equal(channels.image[..., 3], img[..., 3])
+
+
 def test_deblur_headroom_lets_the_output_pass_the_blurred_maximum_and_keeps_psnr_in_input_units():
     from napari_dip.core.degrade import blur
 

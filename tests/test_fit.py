@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -280,3 +282,24 @@ def test_lr_decay_follows_a_cosine_to_its_final_fraction_and_reaches_the_optimis
     res = run(problem, _cfg(iterations=30, lr=0.05, lr_decay=(0.0, 1e-6), ema=0.0, backtrack=False))
     still = run(problem, _cfg(iterations=30, lr=0.05, ema=0.0, backtrack=False))
     assert res.history["loss"][-1] != still.history["loss"][-1]
+
+
+def test_threads_keep_the_users_choice_and_never_exceed_the_cores(monkeypatch):
+    from napari_dip.core.device import configure_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the user's choice stands
+        assert configure_threads(None) == 1 and torch.get_num_threads() == 1
+        torch.set_num_threads(512)  # more than this process has: lowered to its cores
+        assert configure_threads(None) <= (os.cpu_count() or 1) < 512
+        assert configure_threads(2) == 2 and torch.get_num_threads() == 2  # Config.threads as given
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_float16_runs_with_loss_scaling():
+    res = run(_problem(), _cfg(precision="float16", iterations=8))
+    assert res.precision == "float16" and np.isfinite(res.output).all()
+    assert res.history["loss"][-1] < res.history["loss"][0]

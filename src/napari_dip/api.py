@@ -201,9 +201,14 @@ def restore_iter(task: str, image, *, axes: str | None = None, **kwargs: Any) ->
                          "axis as C).")
     arr = np.asarray(image)
     order, channel_axis = parse_axes(axes, arr.ndim)
-    kwargs.pop("rgb", None)  # the letters say it: C is a channel axis
     labels = axes.upper()
     n_stack = len(order) - (3 if channel_axis is not None else 2)
+    # C last with 3 or 4 entries is RGB(A), as without axes: colours scaled together, alpha
+    # carried through, not restored (rgb=False reads them as channels)
+    rgb = kwargs.pop("rgb", None) is not False and labels[-1] == "C" and arr.shape[-1] in (3, 4)
+    if rgb:
+        order = (*order[:n_stack], *order[n_stack + 1:], order[n_stack])
+        channel_axis = arr.ndim - 1
     swap_yx = labels.index("X") < labels.index("Y")  # 2D arrays given in the plane's own order
 
     def forward(x):
@@ -218,7 +223,7 @@ def restore_iter(task: str, image, *, axes: str | None = None, **kwargs: Any) ->
         if key in kwargs:
             kwargs[key] = forward(kwargs[key])
     plane_back = tuple(int(i) for i in np.argsort(order[n_stack:]))  # engine plane -> input order
-    steps = _restore_iter(task, np.transpose(arr, order), channel_axis=channel_axis, rgb=False,
+    steps = _restore_iter(task, np.transpose(arr, order), channel_axis=channel_axis, rgb=rgb,
                           **kwargs)
     while True:
         try:
@@ -383,6 +388,17 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         guide = torch.from_numpy(np.ascontiguousarray(guide_planes[i:i + 1][..., ys, xs]))
         return ops.DataFidelity(ops.Identity(), y, cfg.loss), guide
 
+    def data_guide(i: int, y, ys: slice, xs: slice):
+        """The measurement of plane ``i``'s tile on the output grid, as network input."""
+        from .core import guides
+
+        if task == "inpaint":
+            m = known[i if known.shape[0] > 1 else 0][..., ys, xs]
+            return guides.fill_holes(y, torch.from_numpy(np.ascontiguousarray(m)))
+        if task == "sr":
+            return guides.upsample(y, out_factor)
+        return guides.smoothed(y, cfg.guide_sigma)
+
     def kept(out: np.ndarray, first: int) -> np.ndarray:
         """Inpainting: measured pixels exactly as given, the network's output only in the holes.
 
@@ -424,8 +440,11 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             # denoising with the mse loss: the loss should come down to the noise variance
             noise_var = estimate_noise_variance(y) if task == "denoise" and cfg.loss == "mse" \
                 and cfg.stop_noise_floor > 0 and not (cfg.temporal_weight > 0 and out_planes) else None
+            code_channels = 0
+            if guide is None and cfg.input_code == "data":  # Config.input_code
+                guide, code_channels = data_guide(i, y, ys, xs), cfg.input_channels
             problems.append(Problem(objective, y.shape[1], hw, guide, ref_t, noise_var,
-                                    1.0 / headroom))
+                                    1.0 / headroom, code_channels))
         # where no tile has an output yet the preview shows the input (nearest-upsampled for sr)
         background = y_plane[0].repeat(out_factor, -2).repeat(out_factor, -1) if out_factor > 1 \
             else y_plane[0]

@@ -12,6 +12,7 @@ from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, UPSAMPLE_MODES, Netw
 TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
 STOP_RULES = ("auto", "fixed")
 STOP_OUTPUTS = ("average", "minimum")
+INPUT_CODES = ("random", "data")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class Config:
         ``network`` (skip, unet, resnet, deep_decoder); ``channels`` per scale; ``skip_channels`` per
         scale (skip net); ``upsample`` (nearest, bilinear); ``input_channels`` and ``input_scale``
         of the random input code z ~ U(0, 1)·input_scale; ``resnet_blocks``.
+        ``input_code`` = ``"random"`` (the paper's: the network starts from the random code
+        alone) or ``"data"``: the measurement brought to the output grid goes in as well, as
+        extra input channels beside the random code (inpainting: holes filled smoothly from the
+        known pixels; super-resolution: the low-resolution image upsampled; denoising and
+        deblurring: the image blurred by a Gaussian of ``guide_sigma`` pixels), so the
+        structure it holds reaches the output through the skip connections from the first step
+        (:mod:`napari_dip.core.guides`). Fusion always feeds its two sources.
     Optimisation
         ``lr`` (Adam), ``iterations`` (the budget), ``lr_decay`` = (start, final): from
         ``start`` (a fraction of the budget, 0-1; 1 = never) the learning rate follows a cosine
@@ -83,7 +91,7 @@ class Config:
     Hardware
         ``device`` (auto, cpu, cuda, mps or e.g. cuda:1), ``precision`` (float32, bfloat16,
         float16 autocast, or auto: bfloat16 where the hardware has it natively), ``channels_last``
-        memory layout, ``threads`` (CPU threads; None = the cores available).
+        memory layout, ``threads`` (CPU threads; None = torch's own setting, at most the cores available).
     Reproducibility and feedback
         ``seed`` (None: random), ``preview_every`` (iterations between preview images),
         ``ssim_every`` (iterations between SSIM evaluations when a reference is given).
@@ -96,6 +104,8 @@ class Config:
     input_channels: int = 32
     input_scale: float = 0.1
     resnet_blocks: int = 8
+    input_code: str = "random"
+    guide_sigma: float = 0.0
     lr: float = 0.01
     lr_decay: tuple[float, float] = (1.0, 1.0)
     iterations: int = 3000
@@ -151,6 +161,10 @@ class Config:
             problems.append("channels needs at least one positive entry")
         if self.network == "skip" and len(self.skip_channels) not in (1, len(self.channels)):
             problems.append("skip_channels needs one entry per scale (or a single entry for all)")
+        if self.input_code not in INPUT_CODES:
+            problems.append(f"input_code must be one of {INPUT_CODES}, not {self.input_code!r}")
+        if not 0 <= self.guide_sigma <= 100:
+            problems.append(f"guide_sigma must be in [0, 100] pixels, not {self.guide_sigma!r}")
         if self.upsample not in UPSAMPLE_MODES:
             problems.append(f"upsample must be one of {UPSAMPLE_MODES}, not {self.upsample!r}")
         if self.loss not in LOSSES:

@@ -98,15 +98,21 @@ def _autocast_available(device_type: str) -> bool:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads to ``threads``, else to ``OMP_NUM_THREADS`` when set, else to the
-    cores this process may use (torch's own default can exceed them in containers)."""
+    """Set torch's intra-op threads and return them.
+
+    ``threads`` (or ``OMP_NUM_THREADS`` when set) is used as given. Otherwise torch's own setting
+    stands (a user's ``torch.set_num_threads`` included), lowered to the cores this process may
+    use: in containers torch's default can count the host's cores and oversubscribe the few it
+    got, which slowed runs about tenfold here.
+    """
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
     if threads is None:
         try:
-            threads = len(os.sched_getaffinity(0))
+            cores = len(os.sched_getaffinity(0))
         except AttributeError:  # macOS, Windows
-            threads = os.cpu_count() or 1
+            cores = os.cpu_count() or 1
+        threads = min(torch.get_num_threads(), cores)
     threads = max(1, int(threads))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

@@ -44,6 +44,9 @@ class Problem:
         Shape of the image to estimate.
     guide : tensor (1, Cg, H, W), optional
         Network input for guided restoration; a random code is used when None.
+    code_channels : int
+        With a guide: random-code channels (``config.input_scale``) appended to it (0: the guide
+        alone).
     reference : tensor (1, C, H, W), optional
         Ground truth in the same units, for PSNR/SSIM bookkeeping only (never for choosing output).
     data_range : float
@@ -62,6 +65,7 @@ class Problem:
     reference: torch.Tensor | None = None
     noise_variance: float | None = None
     data_range: float = 1.0
+    code_channels: int = 0
 
 
 @dataclass
@@ -144,6 +148,15 @@ def _jitter(z: torch.Tensor, std: float, gen: torch.Generator,
     return torch.add(z, noise, alpha=std, out=out)
 
 
+def _grad_scaler(device: torch.device):
+    """Loss scaling for float16 autocast: small DIP gradients would underflow in float16 (None
+    where this torch has no scaler for the device)."""
+    try:
+        return torch.amp.GradScaler(device.type)
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return None
+
+
 def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     from skimage.metrics import structural_similarity
 
@@ -174,10 +187,13 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        in_ch = problem.guide.shape[1] if problem.guide is not None else None
+        in_ch = problem.guide.shape[1] + problem.code_channels if problem.guide is not None else None
         net = Generator(config.network_spec, problem.out_channels, problem.out_hw, in_ch)
         if problem.guide is not None:
             z = net.pad_guide(problem.guide.float())
+            if problem.code_channels:
+                code = torch.rand((1, problem.code_channels, *z.shape[-2:])) * config.input_scale
+                z = torch.cat([z, code], dim=1)
         else:
             z = torch.rand((1, net.in_channels, *net.input_hw)) * config.input_scale
     if init_state is not None:
@@ -189,6 +205,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
     reference = problem.reference.to(device).float() if problem.reference is not None else None
     gen = _torch_generator(device, seed + 1)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    scaler = _grad_scaler(device) if amp_dtype == torch.float16 else None
     jitter = config.jitter_for(problem.out_hw)
     n_pixels = int(problem.out_hw[0] * problem.out_hw[1])
     jitter_buf = (torch.empty(z.shape, device=device, dtype=z.dtype), torch.empty_like(z)) \
@@ -229,7 +246,7 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
             out = out.float()
             loss = objective(out)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if scaler is None else scaler.scale(loss)).backward()
             loss_value = float(loss.detach())
 
             spike = (not math.isfinite(loss_value)
@@ -242,7 +259,11 @@ def fit(problem: Problem, config: Config, plane: int = 0, n_planes: int = 1,
                 if spike:  # non-finite before any snapshot: nothing to go back to
                     raise FloatingPointError("The loss became NaN or infinite in the first "
                                              "iterations; lower lr or use precision='float32'.")
-                opt.step()
+                if scaler is None:
+                    opt.step()
+                else:  # skips the step when float16 gradients overflowed, and rescales
+                    scaler.step(opt)
+                    scaler.update()
                 best_loss = min(best_loss, loss_value)
                 if config.backtrack and iteration % SNAPSHOT_EVERY == 0:
                     snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict()))
