@@ -303,3 +303,19 @@ def test_float16_runs_with_loss_scaling():
     res = run(_problem(), _cfg(precision="float16", iterations=8))
     assert res.precision == "float16" and np.isfinite(res.output).all()
     assert res.history["loss"][-1] < res.history["loss"][0]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_jitter_keeps_the_codes_layout_and_draws_unit_noise(channels_last):
+    from napari_dip.core.fit import _jitter, _jitter_buffers
+
+    z = torch.rand(1, 8, 40, 48)
+    if channels_last:
+        z = z.contiguous(memory_format=torch.channels_last)
+    bufs = _jitter_buffers(z)
+    out = _jitter(z, 0.5, torch.Generator().manual_seed(0), bufs)
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    noise = (out - z) / 0.5
+    assert abs(float(noise.mean())) < 0.05 and abs(float(noise.std()) - 1) < 0.05
+    again = _jitter(z, 0.5, torch.Generator().manual_seed(0), bufs)
+    assert torch.equal(again, out)  # seeded: the same draw
