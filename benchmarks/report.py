@@ -775,6 +775,22 @@ def stop_floor_section(store: dict) -> list[str]:
             "k = 1.", "", *stop_floor.table(store), ""]
 
 
+def averaging_section(store: dict) -> list[str]:
+    """``benchmarks/averaging.py``: PSNR of averaging schemes over the same raw iterates."""
+    import averaging
+
+    recs = store["records"]
+    if not recs:
+        return []
+    m = recs[0]["machine"]
+    doc = " ".join(" ".join(averaging.__doc__.split("\n\n")[2:4]).split())
+    header, rows = averaging.table(store)
+    return ["## Denoising: averaging the output over iterations", "",
+            f"`benchmarks/averaging.py`. {doc} Images: {', '.join(r['image'] for r in recs)}; "
+            f"{m.get('cpu')}, {m.get('precision')}. Mean PSNR (dB) over the images at each step.", "",
+            *table(header, rows)]
+
+
 def deblur_headroom_section(store: dict) -> list[str]:
     """``benchmarks/deblur_headroom.py``: PSNR and restored bead peaks against the headroom."""
     import deblur_headroom
@@ -934,6 +950,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += stop_floor_section(json.loads((folder / "stop-floor.json").read_text()))
         if (folder / "deblur-headroom.json").exists():
             lines += deblur_headroom_section(json.loads((folder / "deblur-headroom.json").read_text()))
+        if (folder / "averaging.json").exists():
+            lines += averaging_section(json.loads((folder / "averaging.json").read_text()))
         if (folder / "levers.json").exists():
             lines += levers_runs_section(json.loads((folder / "levers.json").read_text()))
         tuned = sorted(folder.glob("tune-*.json"))
