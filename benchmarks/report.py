@@ -67,7 +67,8 @@ def load(paths: list[Path]) -> tuple[dict[str, list[dict]], list[dict]]:
     for f in files:
         with open(f) as fh:
             d = json.load(fh)
-        if d.get("benchmark") in ("timelapse", "tiling", "tune", "levers"):  # own sections, by name
+        if d.get("benchmark") in ("timelapse", "tiling", "tune", "levers", "averaging",
+                                  "scale-widths"):  # own sections, by name
             continue
         target = micro if d.get("set") == "microbench" else by_set[d.get("set")]
         for r in d.get("records", []):
@@ -625,7 +626,7 @@ def levers_section(micro: list[dict], by_set: dict[str, list[dict]]) -> list[str
                   *table(["size", "lever", "s/iteration", "speed-up", "fast preset"], rows)]
     if its:
         frac = _mean([r["stopped_at"] / r["config"]["iterations"] for r in its])
-        gap = _mean([r["best_psnr"] - r["psnr"] for r in its if r.get("best_psnr") is not None])
+        gap = _mean([r["best_psnr"] - raw_psnr(r) for r in its if r.get("best_psnr") is not None])
         lines += [f"- Automatic stop (kept): over the {len(its)} fast runs above it returned after "
                   f"{100 * frac:.0f}% of the budget on average, {fmt(gap)} dB below the best output seen.",
                   ""]
@@ -668,6 +669,29 @@ def levers_section(micro: list[dict], by_set: dict[str, list[dict]]) -> list[str
     return lines
 
 
+def scale_widths_section(d: dict) -> list[str]:
+    """Seconds and FLOPs per step for widths that differ between scales (``benchmarks/scale_widths.py``)."""
+    recs = d.get("records", [])
+    if not recs:
+        return []
+    base = next((r for r in recs if r["method"] == "preset"), recs[0])
+    m = base.get("machine") or {}
+    lines = ["### A narrower finest scale (issue 5)", "",
+             f"`benchmarks/scale_widths.py`: the engine loop denoising a synthetic {base['image']} RGB "
+             f"image in one plane, fast preset with the channels below, {d.get('repeats')} interleaved "
+             f"repeats of {d.get('timed')} timed steps after {d.get('warmup')} warm-up steps "
+             f"({m.get('cpu')}, {m.get('torch_threads')} threads, {m.get('precision')}); FLOPs of a forward "
+             "and backward pass counted by `torch.utils.flop_counter`.", "",
+             *table(["profile", "channels per scale (skip channels)", "GFLOP/step", "s/step (min)",
+                     "s/step (all repeats)", "speed-up"],
+                    [[r["method"], r["overrides"] if r["overrides"] != "{}" else "the preset's",
+                      f"{r['gflop_per_step']:.2f}", f"{r['seconds_per_step_min']:.4f}",
+                      ", ".join(f"{t:.4f}" for t in r["seconds_per_step"]),
+                      f"{base['seconds_per_step_min'] / r['seconds_per_step_min']:.2f}×"]
+                     for r in recs])]
+    return lines
+
+
 def levers_runs_section(d: dict) -> list[str]:
     """Whole paper images and crops of them, one long run per setting (``benchmarks/levers.py``)."""
     import levers
@@ -685,8 +709,10 @@ def levers_runs_section(d: dict) -> list[str]:
 
 def machines(by_set: dict[str, list[dict]], micro: list[dict]) -> list[str]:
     seen = {}
-    for r in [r for rs in by_set.values() for r in rs] + micro:
-        m = r.get("machine", {})
+    for r in [r for s in SETS for r in by_set.get(s, [])] + micro:
+        m = r.get("machine") or {}
+        if not m.get("cpu"):  # side studies kept some records without it
+            continue
         k = (m.get("cpu"), m.get("cores_available"), m.get("torch"), m.get("cpu_native_bf16"))
         seen.setdefault(k, m)
     return [f"- CPU {m.get('cpu')}, {m.get('cores_available')} cores available, torch {m.get('torch')}, "
@@ -942,6 +968,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += levers_section(micro, by_set)
     for d in inputs:
         folder = d if d.is_dir() else d.parent
+        if (folder / "scale-widths.json").exists():
+            lines += scale_widths_section(json.loads((folder / "scale-widths.json").read_text()))
         if (folder / "tiling.json").exists():
             lines += tiling_section(json.loads((folder / "tiling.json").read_text()), folder, md_dir)
         if (folder / "timelapse.json").exists():
