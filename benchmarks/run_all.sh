@@ -26,6 +26,7 @@ run deblur-gauss2 --preset paper --max-iterations 30 --no-baselines --images hil
 run deblur-gauss2 --preset fast
 run fusion-multifocus --preset fast
 python benchmarks/microbench.py
+python benchmarks/scale_widths.py
 python benchmarks/timelapse.py
 python benchmarks/tiling.py memory
 python benchmarks/tiling.py seams
