@@ -34,14 +34,16 @@ def synthetic_rgb(size: int, seed: int = 0) -> np.ndarray:
 
 
 def time_config(size: int, width: int, precision: str, channels_last: bool, warmup: int, timed: int,
-                device: str) -> dict:
+                device: str, **overrides) -> dict:
+    """Seconds per step of the timed iterations; ``overrides`` (Config fields) win over ``width``."""
     from napari_dip.api import restore_iter
     from napari_dip.core.fit import drain
 
     img = synthetic_rgb(size)
+    kw = {"channels": (width,) * 5, **overrides}
     gen = restore_iter("denoise", img, preset="fast", stop="fixed", iterations=warmup + timed,
-                       channels=(width,) * 5, precision=precision, channels_last=channels_last,
-                       preview_every=10**6, device=device, tile=0)  # the whole plane, never tiles
+                       precision=precision, channels_last=channels_last,
+                       preview_every=10**6, device=device, tile=0, **kw)  # the whole plane, never tiles
     marks = {}
     result = drain(gen, lambda p: marks.__setitem__(p.iteration, p.elapsed))
     first = marks[warmup] if warmup > 0 else 0.0

@@ -19,8 +19,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import ResultStore, clean_float, machine_info, now
-from microbench import synthetic_rgb
+from common import ResultStore, clean_float, now
+from microbench import time_config
 
 PROFILES: dict[str, dict] = {
     "preset": {},
@@ -45,17 +45,6 @@ def step_flops(size: int, overrides: dict) -> float:
     return float(counter.get_total_flops())
 
 
-def time_profile(size: int, overrides: dict, warmup: int, timed: int) -> tuple[float, dict]:
-    from napari_dip.api import restore_iter
-    from napari_dip.core.fit import drain
-
-    gen = restore_iter("denoise", synthetic_rgb(size), preset="fast", stop="fixed",
-                       iterations=warmup + timed, preview_every=10**6, tile=0, **overrides)
-    marks: dict[int, float] = {}
-    result = drain(gen, lambda p: marks.__setitem__(p.iteration, p.elapsed))
-    return (marks[warmup + timed] - marks[warmup]) / timed, result.metadata()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=288)
@@ -63,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--timed", type=int, default=15)
     ap.add_argument("--profiles", default=",".join(PROFILES))
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale-widths.json")
     args = ap.parse_args(argv)
     names = args.profiles.split(",")
@@ -70,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown profile(s) {unknown}; choose from {sorted(PROFILES)}")
     times: dict[str, list[float]] = {n: [] for n in names}
-    meta: dict = {}
+    machine: dict = {}
     for rep in range(args.repeats):
         for n in names:
-            t, meta = time_profile(args.size, PROFILES[n], args.warmup, args.timed)
+            res = time_config(args.size, 32, "auto", True, args.warmup, args.timed, args.device,
+                              **PROFILES[n])
+            t, machine = res["seconds_per_iteration"], res["machine"]
             times[n].append(t)
             print(f"[rep {rep + 1}] {n}: {t:.4f} s/step", flush=True)
     store = ResultStore(args.out, "scale-widths")
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                "overrides": repr(PROFILES[n]), "gflop_per_step": clean_float(gf, 2),
                "seconds_per_step": [clean_float(t, 5) for t in times[n]],
                "seconds_per_step_min": clean_float(min(times[n]), 5),
-               "machine": machine_info(meta["device"], meta["precision"]), "timestamp": now()}
+               "machine": machine, "timestamp": now()}
         store.add(rec)
         print(f"{n:>10} {gf:>10.2f} {min(times[n]):>10.4f} {statistics.median(times[n]):>8.4f} "
               f"{base / min(times[n]):>7.2f}x")

@@ -63,8 +63,8 @@ CONFIGS: dict[str, dict] = {
     "current-data-s1": {"input_code": "data", "guide_sigma": 1.0},
     "current-data-s2": {"input_code": "data", "guide_sigma": 2.0},
     # 2026-12-03: the finest scale (full resolution) holds most of the FLOPs: half its width halves
-    # them (12.8 -> 6.9 GFLOP forward and backward on a 288² RGB tile), but a step measured only
-    # 1.07x faster (0.136 -> 0.127 s; fine16w48 0.151 s), so these were not run for quality
+    # them (12.8 -> 6.9 GFLOP forward and backward on a 288² RGB tile), but a step ran only 1.13x
+    # faster (benchmarks/scale_widths.py; fine16w48 0.84x), so these were not run for quality
     "current-fine16": {"channels": (16, 32, 32, 32, 32), "skip_channels": (8, 16, 16, 16, 16)},
     "current-fine16w48": {"channels": (16, 48, 48, 48, 48), "skip_channels": (8, 16, 16, 16, 16)},
     "baseline": {},
