@@ -446,6 +446,7 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
     if targets:
         lines += [*targets, ""]
     lines += budget_lines(set_name, recs, avg_images, paper_t)
+    lines += longer_budget_lines(recs)
     fast_done = {r["image"] for r in recs if r["method"] == "dip" and r["preset"] == "fast"
                  and not r.get("overrides") and not r.get("iteration_cap")}
     missing = [i for i in IMAGES[set_name] if i not in fast_done]
@@ -572,6 +573,44 @@ def budget_lines(set_name: str, recs: list[dict], images: list[str],
             f"of its steps, against the paper recipe; targets: >= {q} dB, <= 1/{round(1 / frac)} of the "
             f"time).{note}", "",
             *table(["budget (steps)", "PSNR", "time vs paper recipe", "time target"], rows)]
+
+
+def longer_budget_lines(recs: list[dict]) -> list[str]:
+    """Runs of the current fast preset with only a longer budget (``--set iterations=N``): what the
+    steps past the preset's budget gave, read off each run's own history, beside the preset's run."""
+    base: dict[str, dict] = {}
+    longer: list[dict] = []
+    for r in sorted(recs, key=lambda r: r.get("timestamp", "")):
+        if r["method"] != "dip" or r["preset"] != "fast" or r.get("iteration_cap"):
+            continue
+        if not r.get("overrides") and preset_changes(r) == {}:
+            base[r["image"]] = r
+        elif (r.get("overrides") or "").startswith("iterations=") and ";" not in r["overrides"]:
+            longer.append(r)
+    rows, gains = [], []
+    for r in longer:
+        b = base.get(r["image"])
+        if b is None or r["iterations_run"] <= b["config"]["iterations"]:
+            continue
+        k0, k1 = b["config"]["iterations"], r["iterations_run"]
+        p0, p1 = _psnr_at(r, k0), _psnr_at(r, k1)
+        if p0 is None or p1 is None:
+            continue
+        gains.append((p1 - p0, r["psnr"] - b["psnr"]))
+        rows.append([r["image"], f"{k0} → {k1}", fmt(p0), fmt(p1), fmt(p1 - p0), fmt(b["psnr"]),
+                     fmt(r["psnr"]), fmt(r["psnr"] - b["psnr"]),
+                     f"{fmt(b.get('seconds_per_iteration'), 3)} / {fmt(r.get('seconds_per_iteration'), 3)}"])
+    if not rows:
+        return []
+    rows.append(["**mean**", "", "", "", fmt(_mean([g for g, _ in gains])), "", "",
+                 fmt(_mean([g for _, g in gains])), ""])
+    return ["Longer budgets (the current fast preset with only `iterations` raised, on a subset): the "
+            "history columns follow one run (the network's own output at the preset's budget and at the "
+            "end), the returned columns compare it with the preset's own run of the image (two runs: "
+            "they differ by run-to-run variation too); s/it of both runs, which may come from different "
+            "days.", "",
+            *table(["image", "steps", "history @ budget", "history @ end", "gain", "returned (preset)",
+                    "returned (longer)", "difference", "s/it preset / longer"], rows)]
 
 
 # ----------------------------------------------------------------------------------------------
