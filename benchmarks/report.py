@@ -260,21 +260,29 @@ def order_variants(recs: list[dict]) -> list[str]:
     return dips + seen
 
 
+def fast_runs(recs: list[dict], current_only: bool = True) -> dict[str, dict]:
+    """The latest plain run of the fast preset per image (no overrides, no iteration cap), of the
+    preset as it is now unless ``current_only`` is False."""
+    by_img: dict[str, dict] = {}
+    for r in sorted(recs, key=lambda r: r.get("timestamp", "")):
+        if (r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")
+                and not r.get("iteration_cap") and (not current_only or preset_changes(r) == {})):
+            by_img[r["image"]] = r
+    return by_img
+
+
 def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
     """One row per set: the fast preset against the paper's DIP and the best other method, on the
     images the fast run has (averages over different images are not comparable)."""
     rows = []
     for set_name in SETS:
         recs = by_set.get(set_name) or []
-        fast = [r for r in recs if r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")
-                and not r.get("iteration_cap") and r["image"] not in NOT_AVERAGED]
-        if not fast:
+        current = {i: r for i, r in fast_runs(recs).items() if i not in NOT_AVERAGED}
+        # fall back to earlier presets, flagged
+        by_img = current or {i: r for i, r in fast_runs(recs, False).items() if i not in NOT_AVERAGED}
+        if not by_img:
             continue
-        current = [r for r in fast if preset_changes(r) == {}]
-        runs = current or fast  # fall back to earlier presets, flagged
-        by_img: dict[str, dict] = {}
-        for r in sorted(runs, key=lambda r: r.get("timestamp", "")):
-            by_img[r["image"]] = r
+        runs = list(by_img.values())
         imgs = [i for i in IMAGES[set_name] if i in by_img]
         n_all = len([i for i in IMAGES[set_name] if i not in NOT_AVERAGED])
         q = _mean([by_img[i]["psnr"] for i in imgs])
@@ -542,14 +550,11 @@ def budget_lines(set_name: str, recs: list[dict], images: list[str],
     fewer steps would give and cost (wall-clock scaled by the share of steps), beside the targets."""
     if set_name not in TARGETS:
         return []
-    runs: dict[str, dict] = {}
-    for r in sorted(recs, key=lambda r: r.get("timestamp", "")):
-        if (r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")
-                and not r.get("iteration_cap") and preset_changes(r) == {} and r["image"] in images):
-            runs[r["image"]] = r
+    runs = {i: r for i, r in fast_runs(recs).items() if i in images}
     if len(runs) < len(images) or not all(paper_t[i][0] for i in runs):
         return []
     budget = max(int(r["config"]["iterations"]) for r in runs.values())
+    # from half the budget up, in steps of a round hundred: about 6-12 rows whatever the budget
     steps = sorted({*range(budget // 2 // 100 * 100, budget, max(100, budget // 12 // 100 * 100)), budget})
     q, frac = TARGETS[set_name]
     paper_s = sum(paper_t[i][0] for i in runs)
@@ -578,15 +583,9 @@ def budget_lines(set_name: str, recs: list[dict], images: list[str],
 def longer_budget_lines(recs: list[dict]) -> list[str]:
     """Runs of the current fast preset with only a longer budget (``--set iterations=N``): what the
     steps past the preset's budget gave, read off each run's own history, beside the preset's run."""
-    base: dict[str, dict] = {}
-    longer: list[dict] = []
-    for r in sorted(recs, key=lambda r: r.get("timestamp", "")):
-        if r["method"] != "dip" or r["preset"] != "fast" or r.get("iteration_cap"):
-            continue
-        if not r.get("overrides") and preset_changes(r) == {}:
-            base[r["image"]] = r
-        elif (r.get("overrides") or "").startswith("iterations=") and ";" not in r["overrides"]:
-            longer.append(r)
+    base = fast_runs(recs)
+    longer = [r for r in recs if r["method"] == "dip" and r["preset"] == "fast" and not r.get("iteration_cap")
+              and (r.get("overrides") or "").startswith("iterations=") and ";" not in r["overrides"]]
     rows, gains = [], []
     for r in longer:
         b = base.get(r["image"])
@@ -654,7 +653,11 @@ def plot_set(set_name: str, recs: list[dict], images: list[str], variants: list[
             lo = [p for r in recs if variant(r) == v for p in r.get("history", {}).get("psnr", [])
                   if p is not None]
             if lo:
-                ax.set_ylim(max(min(lo), max(lo) - 12), max(lo) + 0.5)
+                # hide the first steps' climb, but never a curve's end: an image that ends far below
+                # the others (a hard image, a two-modality pair) must stay on the plot
+                ends = [raw_psnr(r) for r in recs if variant(r) == v and raw_psnr(r) is not None]
+                floor = min([max(lo) - 12, *(e - 1 for e in ends)])
+                ax.set_ylim(max(min(lo), floor), max(lo) + 0.5)
             ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         p = plots / f"{set_name}-psnr.png"
