@@ -131,7 +131,7 @@ def preset_changes(r: dict) -> dict[str, tuple] | None:
     settings = parse_overrides(r["overrides"].split(";")) if r.get("overrides") else {}
     if r.get("preset") == "paper":
         settings = {**PAPER_SET_OVERRIDES.get(r.get("set", ""), {}), **settings}
-    now_cfg = Config.preset(r["preset"], r["task"], **settings).to_dict()
+    now_cfg = _as_run(Config.preset(r["preset"], r["task"], **settings), r["task"]).to_dict()
     defaults = Config().to_dict()
     skip = _NO_EFFECT | ({"iterations"} if r.get("iteration_cap") else set())
     diff = {}
@@ -146,6 +146,14 @@ def preset_changes(r: dict) -> dict[str, tuple] | None:
             and r.get("stopped_at") == r.get("iterations_run"):
         return {}
     return diff
+
+
+def _as_run(cfg, task: str):
+    """The settings a run of ``task`` with ``cfg`` uses: the benchmarks fuse in gradient mode,
+    which the engine runs without input jitter (``napari_dip.api.fusion_config``)."""
+    from napari_dip.api import fusion_config
+
+    return fusion_config(cfg, "gradient") if task == "fuse" else cfg
 
 
 def _short(v) -> str:
@@ -1041,7 +1049,7 @@ def _tuning_preset_moved(task: str, name: str, rec: dict) -> str:
     from napari_dip.core.config import Config
 
     then = rec.get("config") or {}
-    now_cfg = Config.preset("fast", task, **tune.CONFIGS.get(name, {})).to_dict()
+    now_cfg = _as_run(Config.preset("fast", task, **tune.CONFIGS.get(name, {})), task).to_dict()
     defaults = Config().to_dict()
     moved = [f"{k} {_short(then.get(k, defaults[k]))} → {_short(v)}" for k, v in now_cfg.items()
              if k not in _TUNE_SETS | _NO_EFFECT

@@ -67,6 +67,9 @@ CONFIGS: dict[str, dict] = {
     # faster (benchmarks/scale_widths.py; fine16w48 0.84x), so these were not run for quality
     "current-fine16": {"channels": (16, 32, 32, 32, 32), "skip_channels": (8, 16, 16, 16, 16)},
     "current-fine16w48": {"channels": (16, 48, 48, 48, 48), "skip_channels": (8, 16, 16, 16, 16)},
+    # 2026-12-04: fusion feeds the sources themselves to the network, so the input jitter noises
+    # the very images the output must reproduce; fusing clean sources has no noise to overfit
+    "current-jitter0": {"reg_noise_std": 0.0},
     "baseline": {},
     "lr02": {"lr": 0.02},
     "lr005": {"lr": 0.005},

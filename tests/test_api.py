@@ -77,6 +77,17 @@ def test_inpaint_deblur_fuse_shapes():
     assert nd.fuse(img, rgb_guide, mode="guided", **TINY).image.shape == img.shape
 
 
+def test_gradient_fusion_does_not_jitter_its_sources_but_guided_fusion_does():
+    img, b = camera_crop(32), camera_crop(32, 10, 10)
+    preset = nd.Config.preset("fast", "fuse").reg_noise_std
+    assert preset > 0
+    gradient = nd.fuse(img, b, reg_noise_std=0.05, **TINY)
+    assert gradient.config.reg_noise_std == 0.0  # recorded as run, so the run can be repeated
+    assert nd.fuse(img, b, mode="guided", **TINY).config.reg_noise_std == preset
+    again = nd.fuse(img, b, config=gradient.config, **TINY)
+    np.testing.assert_array_equal(again.image, gradient.image)
+
+
 def test_random_seed_is_recorded_and_leaves_the_callers_random_state_alone():
     import torch
 

@@ -56,8 +56,9 @@ def test_multifocus_fusion_beats_averaging():
     res = nd.fuse(a, b, reference=clean.astype(np.uint8), iterations=600)
     after = res.metrics["psnr"]
     print(f"fuse: averaging {averaged:.2f} dB, DIP {after:.2f} dB")
-    # measured: averaging 27.88, DIP 34.85 dB; 32.75 with a random code as the network's input
-    assert after >= averaged + 6.0
+    # measured: averaging 27.88, DIP 37.01 dB (34.85 when the sources fed to the network were
+    # jittered; 32.75 with a random code as the network's input)
+    assert after >= averaged + 8.0
 
 
 def test_superresolution_beats_bicubic():

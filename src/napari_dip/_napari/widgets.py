@@ -266,7 +266,8 @@ class DipWidget(QWidget):
             "reg_noise_std": FloatSpinBox(label="jitter", min=0.0, max=1.0, step=0.005,
                                           tooltip="Noise added to the network input every step. The fast "
                                                   "denoising preset gives planes larger than 128×128 "
-                                                  "less, down to half (reg_noise_pixels)."),
+                                                  "less, down to half (reg_noise_pixels). Gradient "
+                                                  "fusion never jitters its input (the two sources)."),
             "ema": FloatSpinBox(label="averaging", min=0.0, max=0.999, step=0.01,
                                 tooltip="Exponential averaging weight of outputs (0: off)."),
             "loss": ComboBox(label="loss", choices=list(LOSSES),

@@ -381,6 +381,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # 3000 on that crop; 2000 keeps most of it for two thirds of the time.
         # Tiles of up to 288² as for the other tasks: a multi-focus 512² astronaut reached
         # 36.08 dB at step 1500 in 4 tiles against 35.22 whole (tune.py fuse --size 512).
+        # The jitter is guided fusion's: gradient fusion runs without (api.fusion_config).
         "fuse": {"reg_noise_std": 0.03, "iterations": 2000, "stop": "fixed", "tile": 288,
                  "tile_overlap": 32},
     },
