@@ -200,6 +200,16 @@ def test_fuse_end_to_end(make_napari_viewer, qtbot):
     assert result.data.shape == (32, 32)
     np.testing.assert_allclose(result.scale, (3, 3))
     assert result.metadata["napari_dip"]["task"] == "fuse"
+    # the tile field shows the preset's tile size (it showed 0, and every widget run went untiled)
+    assert w.advanced["tile"].value == nd.Config.preset("fast", "fuse").tile > 0
+    assert result.metadata["napari_dip"]["settings"]["tile"] == nd.Config.preset("fast", "fuse").tile
+    # gradient fusion ignores the jitter setting, so the widget does not offer it
+    jitter = w.advanced["reg_noise_std"]
+    assert not jitter.enabled
+    w.mode.value = "guided"
+    assert jitter.enabled
+    w.mode.value = "gradient"
+    assert not jitter.enabled
 
 
 def test_rgb_image_keeps_colour_axis(make_napari_viewer, qtbot):

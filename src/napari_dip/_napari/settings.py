@@ -14,7 +14,7 @@ from typing import Any
 
 #: Config fields shown in the folded "Advanced" section, in display order.
 ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "ema", "loss", "stop",
-                   "stop_patience", "min_iterations", "preview_every", "seed", "precision")
+                   "stop_patience", "min_iterations", "preview_every", "seed", "precision", "tile")
 
 PRESET_CHOICES = ("fast", "paper", "custom")
 STACK_MODES = ("current plane", "all planes", "all planes, warm start")

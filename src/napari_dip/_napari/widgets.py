@@ -1076,6 +1076,17 @@ class FuseWidget(DipWidget):
         self.task_fields = {"mode": self.mode, "weight": self.weight}
         return [self.second, self.mode, self.weight]
 
+    def _advanced_widgets(self) -> dict:
+        fields = super()._advanced_widgets()
+        jitter = fields["reg_noise_std"]
+
+        def follow_mode(mode: str) -> None:  # gradient fusion runs unjittered (api.fusion_config)
+            jitter.enabled = mode != "gradient"
+
+        self.mode.changed.connect(follow_mode)
+        follow_mode(self.mode.value)
+        return fields
+
     def _after_reset_choices(self) -> None:
         if self.second.value is self.image.value:
             others = [v for _, v in _image_layers(self.second) if v is not self.image.value]
