@@ -1,6 +1,7 @@
 """Tune the fast preset on images that are not the paper's: one long run per setting, stop rule replayed.
 
-    python benchmarks/tune.py denoise [--configs baseline,lr02,...] [--iterations 2000] [--size 512]
+    python benchmarks/tune.py denoise|inpaint|sr|deblur|fuse|guided [--configs baseline,lr02,...]
+        [--iterations 2000] [--size 512]
         [--out benchmarks/results/tune-denoise.json, or tune-denoise-512.json for 512² crops]
     python benchmarks/tune.py report [--out ...]
 
@@ -68,7 +69,9 @@ CONFIGS: dict[str, dict] = {
     "current-fine16": {"channels": (16, 32, 32, 32, 32), "skip_channels": (8, 16, 16, 16, 16)},
     "current-fine16w48": {"channels": (16, 48, 48, 48, 48), "skip_channels": (8, 16, 16, 16, 16)},
     # 2026-12-04: fusion feeds the sources themselves to the network, so the input jitter noises
-    # the very images the output must reproduce; fusing clean sources has no noise to overfit
+    # the very images the output must reproduce; fusing clean sources has no noise to overfit.
+    # For guided fusion (tune.py guided) the same setting asks whether the jitter is still needed
+    # where the target is noisy
     "current-jitter0": {"reg_noise_std": 0.0},
     "baseline": {},
     "lr02": {"lr": 0.02},
@@ -106,7 +109,16 @@ PROBLEMS = {"denoise": "Gaussian noise σ = 25, seeded, clipped to uint8",
           "sr-x4-set5 set does (PSNR on RGB, not luminance)",
     "deblur": "Gaussian PSF σ 2 px and noise σ 5, as benchmarks/run.py's deblur-gauss2 set does",
     "fuse": "multi-focus pair: each source blurs (Gaussian σ 3 px) the other's half of the "
-                    "image, as benchmarks/run.py's fusion-multifocus set does"}
+                    "image, as benchmarks/run.py's fusion-multifocus set does",
+    "guided": "guided fusion: Gaussian noise σ = 25 (seeded, clipped to uint8) restored with the "
+              "clean crop's inverse, a second modality of the same scene, as the network's input"}
+# tune.py tasks that are a mode of an engine task: (task, mode)
+ENGINE_TASK = {"guided": ("fuse", "guided")}
+
+
+def engine_task(task: str) -> tuple[str, str | None]:
+    """The engine task (``restore_iter``'s first argument) and its mode behind a tuning task."""
+    return ENGINE_TASK.get(task, (task, None))
 
 
 def show(v, key: str = "") -> str:
@@ -171,6 +183,13 @@ def tuning_images(task: str, size: int = 256) -> dict[str, dict]:
             clean = _crop(getattr(data, name)(), size)
             a, b = multifocus_pair(clean)
             out[name] = {"image": a, "truth": clean, "kwargs": {"second": b, "fusion": "gradient"}}
+    elif task == "guided":
+        out = {}
+        for i, name in enumerate(("camera", "coffee", "chelsea")):
+            clean = _crop(getattr(data, name)(), size)
+            noisy = np.clip(np.rint(degrade.gaussian_noise(clean, 25.0, seed=i)), 0, 255).astype(np.uint8)
+            out[name] = {"image": noisy, "truth": clean,
+                         "kwargs": {"second": 255 - clean, "fusion": "guided"}}
     else:
         raise ValueError(f"unknown tuning task {task!r}")
     if size != 256:
@@ -211,7 +230,8 @@ def run_one(task: str, case: dict, overrides: dict, iterations: int, base: dict 
     # previews every step: a tiled plane reports its (blended) PSNR only on rounds with one
     kwargs = {"preset": "fast", **base, **overrides, "stop": "auto", "stop_patience": iterations + 1,
               "stop_relative_patience": 0, "iterations": iterations, "preview_every": 1}
-    gen = restore_iter(task, case["image"], reference=case["truth"], **case["kwargs"], **kwargs)
+    gen = restore_iter(engine_task(task)[0], case["image"], reference=case["truth"], **case["kwargs"],
+                       **kwargs)
     t0 = time.perf_counter()
     # the reports, not a plane's history: for a tiled plane they are whole-plane figures
     psnrs, metrics = [], []
@@ -269,7 +289,7 @@ def report(store_path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["denoise", "inpaint", "sr", "deblur", "fuse", "report"])
+    ap.add_argument("task", choices=["denoise", "inpaint", "sr", "deblur", "fuse", "guided", "report"])
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--out", type=Path)

@@ -77,15 +77,28 @@ def test_inpaint_deblur_fuse_shapes():
     assert nd.fuse(img, rgb_guide, mode="guided", **TINY).image.shape == img.shape
 
 
-def test_gradient_fusion_does_not_jitter_its_sources_but_guided_fusion_does():
+def test_fusion_modes_run_with_their_own_settings():
     img, b = camera_crop(32), camera_crop(32, 10, 10)
-    preset = nd.Config.preset("fast", "fuse").reg_noise_std
-    assert preset > 0
     gradient = nd.fuse(img, b, reg_noise_std=0.05, **TINY)
-    assert gradient.config.reg_noise_std == 0.0  # recorded as run, so the run can be repeated
-    assert nd.fuse(img, b, mode="guided", **TINY).config.reg_noise_std == preset
+    assert gradient.config.reg_noise_std == 0.0  # forced, and recorded as run, so it can be repeated
+    assert gradient.config.stop == "fixed"  # clean sources: nothing to overfit
     again = nd.fuse(img, b, config=gradient.config, **TINY)
     np.testing.assert_array_equal(again.image, gradient.image)
+    # guided fusion restores a noisy image: the fast preset stops automatically, without jitter
+    guided = nd.fuse(img, b, mode="guided", **TINY).config
+    assert (guided.stop, guided.reg_noise_std) == ("auto", 0.0)
+    assert guided == nd.Config.preset("fast", "fuse", mode="guided", **TINY).replace(seed=guided.seed)
+    # ... but settings the caller gives win, and the paper preset keeps the paper's recipe
+    chosen = nd.fuse(img, b, mode="guided", reg_noise_std=0.02, stop="fixed", **TINY).config
+    assert (chosen.stop, chosen.reg_noise_std) == ("fixed", 0.02)
+    paper = nd.Config.preset("paper", "fuse", mode="guided")
+    assert (paper.stop, paper.reg_noise_std) == ("fixed", 0.03)
+    with pytest.raises(ValueError, match="fusion must be 'gradient' or 'guided'"):
+        nd.fuse(img, b, mode="focus", **TINY)
+    with pytest.raises(ValueError, match="Unknown mode 'focus' for fuse"):
+        nd.Config.preset("fast", "fuse", mode="focus")
+    with pytest.raises(ValueError, match="Unknown mode 'guided' for denoise"):
+        nd.Config.preset("fast", "denoise", mode="guided")
 
 
 def test_random_seed_is_recorded_and_leaves_the_callers_random_state_alone():

@@ -204,12 +204,30 @@ def test_fuse_end_to_end(make_napari_viewer, qtbot):
     assert w.advanced["tile"].value == nd.Config.preset("fast", "fuse").tile > 0
     assert result.metadata["napari_dip"]["settings"]["tile"] == nd.Config.preset("fast", "fuse").tile
     # gradient fusion ignores the jitter setting, so the widget does not offer it
-    jitter = w.advanced["reg_noise_std"]
+    jitter, stop = w.advanced["reg_noise_std"], w.advanced["stop"]
     assert not jitter.enabled
     w.mode.value = "guided"
-    assert jitter.enabled
+    assert jitter.enabled and not w.weight.enabled  # the weight blends intensities: gradient only
     w.mode.value = "gradient"
-    assert not jitter.enabled
+    assert not jitter.enabled and w.weight.enabled
+    # with a named preset the fields follow the mode's values (guided: automatic stop, no
+    # jitter); values the user set (preset "custom") stay
+    w.reset_settings()
+    assert (w.preset.value, stop.value) == ("fast", "fixed")
+    w.mode.value = "guided"
+    assert (w.preset.value, stop.value, jitter.value) == ("fast", "auto", 0.0)
+    w.mode.value = "gradient"
+    assert (w.preset.value, stop.value) == ("fast", "fixed")
+    stop.value = "auto"
+    w.mode.value = "guided"
+    w.mode.value = "gradient"
+    assert (w.preset.value, stop.value) == ("custom", "auto")
+    # the mode is saved with the settings: a new widget shows guided fusion's values
+    w.reset_settings()
+    w.mode.value = "guided"
+    again = type(w)(viewer)
+    assert (again.mode.value, again.advanced["stop"].value) == ("guided", "auto")
+    again.deleteLater()
 
 
 def test_rgb_image_keeps_colour_axis(make_napari_viewer, qtbot):

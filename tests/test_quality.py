@@ -61,6 +61,22 @@ def test_multifocus_fusion_beats_averaging():
     assert after >= averaged + 8.0
 
 
+def test_guided_fusion_restores_a_noisy_image_and_stops_near_its_best():
+    clean = camera_crop(96)
+    noisy = np.clip(np.rint(degrade.gaussian_noise(clean, 25, seed=3)), 0, 255).astype(np.uint8)
+    guide = 255 - clean  # another modality of the same scene: same edges, other intensities
+    before = psnr(clean, noisy)
+    res = nd.fuse(noisy, guide, mode="guided", reference=clean)
+    after = res.metrics["psnr"]
+    print(f"guided fusion: {before:.2f} -> {after:.2f} dB, stop at {res.stopped_at}/"
+          f"{res.iterations_run}, best {res.best_psnr:.2f} at {res.best_psnr_iteration}")
+    # measured: 20.92 -> 31.48 dB, stopped at 333. The preset before (2000 fixed steps, jitter
+    # 0.03) returned 26.72 (its best, 33.62 at step 540, fitted over). On this small crop the
+    # stop still comes early: a fixed run without jitter peaks at 34.68 near step 613
+    assert after - before >= 9.0
+    assert res.planes[0].stopped_early and res.best_psnr - after <= 1.0
+
+
 def test_superresolution_beats_bicubic():
     clean = camera_crop(96)
     low = degrade.downsample(clean, 4)

@@ -116,20 +116,21 @@ def fusion_config(cfg: Config, fusion: str) -> Config:
     jitters the network's input.
 
     That input is the two sources, which the output must reproduce: jitter would only noise them
-    (multi-focus hill: 42.78 dB without it, 37.02 with the preset's 0.03; docs/benchmarks.md). In
-    guided mode the jitter is what keeps the output from fitting the noisy image (a 192² camera
-    crop, noise sigma 25: 30.79 dB with 0.03, 28.56 without).
+    (multi-focus hill: 42.78 dB without it, 37.02 with 0.03; docs/benchmarks.md).
+    Guided mode takes its settings as given: the fast preset's own guided values (no jitter, the
+    automatic stop) are ``Config.preset("fast", "fuse", mode="guided")``.
     """
     return cfg.replace(reg_noise_std=0.0) if fusion == "gradient" else cfg
 
 
-def _config(task: str, preset: str | None, config: Config | None, settings: dict) -> Config:
+def _config(task: str, preset: str | None, config: Config | None, settings: dict,
+            mode: str | None = None) -> Config:
     if config is not None:
         if not isinstance(config, Config):
             raise TypeError("config must be a napari_dip.Config (see Config.preset).")
         return config.replace(**{k: v for k, v in settings.items() if v is not None}) if settings \
             else config
-    return Config.preset(preset or "fast", task, **settings)
+    return Config.preset(preset or "fast", task, mode, **settings)
 
 
 def _per_channel(layout: Layout) -> bool:
@@ -286,7 +287,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
-    cfg = _config(task, preset, config, settings)
+    if task == "fuse" and fusion not in ("gradient", "guided"):
+        raise ValueError(f"fusion must be 'gradient' or 'guided'; got {fusion!r}.")
+    cfg = _config(task, preset, config, settings, fusion if task == "fuse" else None)
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
     holes_nan = None
@@ -325,8 +328,6 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         if second is None:
             raise ValueError("fuse needs two images: fuse(a, b).")
         b = check_finite_array(second, "second image (b)")
-        if fusion not in ("gradient", "guided"):
-            raise ValueError(f"fusion must be 'gradient' or 'guided'; got {fusion!r}.")
         if fusion == "gradient" and b.shape != arr.shape:
             raise ValueError(f"Fusion sources differ in shape: a {arr.shape} vs b {b.shape}; "
                              "register and resample them to the same grid first.")
@@ -669,7 +670,8 @@ def fuse(a, b, *, mode: str = "gradient", weight: float = 0.5, gradient_weight: 
         both sources as its input, never jittered (``reg_noise_std`` is set to 0, see
         :func:`fusion_config`). ``guided``: restore
         ``a`` with ``b`` as the network input, so a clean ``b`` guides a noisy ``a`` (``b`` may
-        then have other channels than ``a``).
+        then have other channels than ``a``); the fast preset runs it as it runs denoising, with
+        the automatic stop and (as its input is ``b``, not a random code) without jitter.
     """ + _SETTINGS_DOC + """
     Returns
     -------

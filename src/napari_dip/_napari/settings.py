@@ -59,11 +59,11 @@ def save(task: str, values: dict[str, Any]) -> None:
         pass
 
 
-def preset_fields(preset: str, task: str) -> dict[str, Any]:
-    """The advanced-field values of ``preset`` for ``task``, as the widgets show them."""
+def preset_fields(preset: str, task: str, mode: str | None = None) -> dict[str, Any]:
+    """The advanced-field values of ``preset`` for ``task`` (in ``mode``), as the widgets show them."""
     from ..core.config import Config  # imports torch: only called once a widget exists
 
-    cfg = Config.preset(preset, task)
+    cfg = Config.preset(preset, task, mode)
     return config_to_fields(cfg.to_dict())
 
 

@@ -241,6 +241,10 @@ class DipWidget(QWidget):
     def _factor(self) -> int:
         return 1
 
+    def _mode(self) -> str | None:
+        """The task's variant whose preset values the advanced fields show (fusion's mode)."""
+        return None
+
     def _tag(self) -> str:
         return self.task
 
@@ -316,7 +320,7 @@ class DipWidget(QWidget):
             return
         if value != "custom":
             self._base_preset = value
-            self._preset_cache = store.preset_fields(value, self.task)
+            self._preset_cache = store.preset_fields(value, self.task, self._mode())
             self._set_advanced(self._preset_cache)
         self._save()
 
@@ -349,9 +353,16 @@ class DipWidget(QWidget):
         was = self._loading
         self._loading = True
         try:
+            # task fields first: the preset's values may depend on them (fusion's mode)
+            for k, w in self.task_fields.items():
+                if k in saved.get("task", {}):
+                    with contextlib.suppress(ValueError, TypeError):
+                        w.value = saved["task"][k]
+                elif k in self._task_defaults:
+                    w.value = self._task_defaults[k]
             base = saved.get("base") if saved.get("base") in ("fast", "paper") else "fast"
             self._base_preset = base
-            self._preset_cache = store.preset_fields(base, self.task)
+            self._preset_cache = store.preset_fields(base, self.task, self._mode())
             self._set_advanced(self._preset_cache)
             if saved.get("preset") == "custom":
                 self._set_advanced(saved.get("advanced", {}))
@@ -364,12 +375,6 @@ class DipWidget(QWidget):
             self.live_preview.value = bool(ui["live_preview"])
             if ui["stack_mode"] in store.STACK_MODES:
                 self.stack_mode.value = ui["stack_mode"]
-            for k, w in self.task_fields.items():
-                if k in saved.get("task", {}):
-                    with contextlib.suppress(ValueError, TypeError):
-                        w.value = saved["task"][k]
-                elif k in self._task_defaults:
-                    w.value = self._task_defaults[k]
         finally:
             self._loading = was
 
@@ -597,7 +602,8 @@ class DipWidget(QWidget):
         try:
             from .worker import build_config
 
-            request = RunRequest(self.task, np.empty(0), self._base_preset, self.preset.value, overrides)
+            request = RunRequest(self.task, np.empty(0), self._base_preset, self.preset.value, overrides,
+                                 mode=self._mode())
             build_config(request)  # refuse invalid settings here, with the engine's message
         except ValueError as exc:
             raise Refused(f"settings: {exc}") from None
@@ -620,7 +626,7 @@ class DipWidget(QWidget):
     def _preset_skip(self) -> tuple[int, ...]:
         from ..core.config import Config
 
-        return Config.preset(self._base_preset, self.task).skip_channels
+        return Config.preset(self._base_preset, self.task, self._mode()).skip_channels
 
     def _reference_data(self, ref, plan: Plan) -> np.ndarray:
         data = np.asarray(ref.data)
@@ -1080,12 +1086,21 @@ class FuseWidget(DipWidget):
         fields = super()._advanced_widgets()
         jitter = fields["reg_noise_std"]
 
-        def follow_mode(mode: str) -> None:  # gradient fusion runs unjittered (api.fusion_config)
-            jitter.enabled = mode != "gradient"
+        def follow_mode(mode: str) -> None:
+            jitter.enabled = mode != "gradient"  # gradient fusion runs unjittered (api.fusion_config)
+            self.weight.enabled = mode == "gradient"  # the intensity blend is gradient fusion's
+            # the presets tune the modes apart (guided: automatic stop, no jitter): show the
+            # chosen mode's values unless the user has set their own
+            if not getattr(self, "_loading", True) and self.preset.value != "custom":
+                self._preset_cache = store.preset_fields(self._base_preset, self.task, mode)
+                self._set_advanced(self._preset_cache)
 
         self.mode.changed.connect(follow_mode)
         follow_mode(self.mode.value)
         return fields
+
+    def _mode(self) -> str | None:
+        return self.mode.value
 
     def _after_reset_choices(self) -> None:
         if self.second.value is self.image.value:

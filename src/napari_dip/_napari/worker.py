@@ -30,6 +30,7 @@ class RunRequest:
     label: str  # what the preset selector showed ("fast", "paper" or "custom")
     overrides: dict[str, Any]
     kwargs: dict[str, Any] = field(default_factory=dict)  # mask, factor, psf, second, reference...
+    mode: str | None = None  # the task's variant the preset is read for (fusion: gradient, guided)
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -64,7 +65,8 @@ class Stopped:
 def build_config(request: RunRequest):
     from ..core.config import Config
 
-    return Config.preset(request.preset, request.task, **request.overrides).replace(name=request.label)
+    return Config.preset(request.preset, request.task, request.mode,
+                         **request.overrides).replace(name=request.label)
 
 
 def restoration_steps(request: RunRequest):

@@ -10,6 +10,8 @@ from typing import Any
 from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, UPSAMPLE_MODES, NetworkSpec
 
 TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
+#: Variants of a task that a preset may tune apart (``PRESETS[name]["task:mode"]``).
+TASK_MODES = {"fuse": ("gradient", "guided")}
 STOP_RULES = ("auto", "fixed")
 STOP_OUTPUTS = ("average", "minimum")
 INPUT_CODES = ("random", "data")
@@ -229,18 +231,26 @@ class Config:
 
     # ------------------------------------------------------------------
     @classmethod
-    def preset(cls, name: str = "fast", task: str = "denoise", **overrides: Any) -> Config:
+    def preset(cls, name: str = "fast", task: str = "denoise", mode: str | None = None,
+               **overrides: Any) -> Config:
         """Settings of the named preset for ``task``, with ``overrides`` applied on top.
 
         Presets: ``fast`` (default; tuned for quality per second on a laptop CPU) and ``paper``
         (the original Deep Image Prior recipe: 128 channels at 5 scales, fp32, 3000 iterations).
+        ``mode`` picks a task's variant where a preset tunes one apart: fusion's ``"gradient"``
+        (the default) or ``"guided"``.
         """
         if name not in PRESETS:
             raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
         if task not in TASKS:
             raise ValueError(f"Unknown task {task!r}; choose one of {TASKS}.")
+        if mode is not None and mode not in TASK_MODES.get(task, ()):
+            raise ValueError(f"Unknown mode {mode!r} for {task}; choose one of "
+                             f"{TASK_MODES.get(task, ())}.")
         values = dict(PRESETS[name]["common"])
         values.update(PRESETS[name].get(task, {}))
+        if mode is not None:
+            values.update(PRESETS[name].get(f"{task}:{mode}", {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
@@ -381,8 +391,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # 3000 on that crop; 2000 keeps most of it for two thirds of the time.
         # Tiles of up to 288² as for the other tasks: a multi-focus 512² astronaut reached
         # 36.08 dB at step 1500 in 4 tiles against 35.22 whole (tune.py fuse --size 512).
-        # The jitter is guided fusion's: gradient fusion runs without (api.fusion_config).
-        "fuse": {"reg_noise_std": 0.03, "iterations": 2000, "stop": "fixed", "tile": 288,
+        # No input jitter in either mode: gradient fusion's input is the sources the output must
+        # reproduce (api.fusion_config forces 0), guided fusion's see below.
+        "fuse": {"reg_noise_std": 0.0, "iterations": 2000, "stop": "fixed", "tile": 288,
                  "tile_overlap": 32},
+        # Guided fusion restores a noisy image: the fixed budget fitted the noise back in (192²
+        # crops of camera, coffee and chelsea, noise sigma 25, each guided by its clean inverse;
+        # tune.py guided --size 192): 30.56 dB on average at step 2000 where the best output had
+        # 34.87 near step 650. Without the jitter the output peaks higher (35.73) and the
+        # variance rule stops near the peak (35.22 dB, steps 391-599); with it the rule's metric
+        # is lowest in the first steps and the rule stopped at step 300 (31.11 dB). Waiting for
+        # the loss to reach the noise level (stop_noise_floor 1, as denoising does) tied (34.28 dB
+        # against 34.29 over these and a 96² camera crop), so it is left off.
+        "fuse:guided": {"stop": "auto"},
     },
 }
