@@ -14,6 +14,7 @@ import math
 import os
 import textwrap
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 from common import now, record_key
@@ -216,13 +217,22 @@ def readme_step_estimate(pixels: int) -> float:
     return t0 + (t1 - t0) * (pixels - p0) / (p1 - p0)
 
 
-def paper_time(set_name: str, image: str, recs: list[dict], cpu: str | None = None
-               ) -> tuple[float | None, str]:
+def _seconds_apart(r: dict, when: str | None) -> float:
+    try:
+        return abs((datetime.fromisoformat(r["timestamp"]) - datetime.fromisoformat(when)).total_seconds())
+    except (KeyError, TypeError, ValueError):
+        return float("inf")
+
+
+def paper_time(set_name: str, image: str, recs: list[dict], cpu: str | None = None,
+               when: str | None = None) -> tuple[float | None, str]:
     """Seconds per image of the paper recipe: measured, or s/it × full budget, or README estimate.
 
     A capped run's s/it is its steady-state step time (first step's set-up left out), so the
     estimate does not flatter the fast preset. Records from ``cpu`` (the machine the fast run used)
-    come first, so a ratio compares two runs on one machine whenever one was measured there.
+    come first, so a ratio compares two runs on one machine whenever one was measured there; of
+    those, with ``when`` (the fast run's timestamp), the capped run measured nearest in time: this
+    shared host's speed drifts by up to 1.7× from day to day, and not alike for both recipes.
     """
     budget = paper_budget(set_name)
     paper = [r for r in recs if r["method"] == "dip" and r["preset"] == "paper" and not r.get("overrides")]
@@ -235,6 +245,8 @@ def paper_time(set_name: str, image: str, recs: list[dict], cpu: str | None = No
     if shapes:  # step cost depends on the size only: a same-size image's from the same machine will do
         same_size = [r for r in paper if r["shape"] == shapes[0]]
         same_cpu = [r for r in full + same_size if r.get("machine", {}).get("cpu") == cpu]
+        if when:  # nearest in time, by half days; within one, the image's own
+            same_cpu.sort(key=lambda r: (_seconds_apart(r, when) // 43200, r["image"] != image))
         full = same_cpu or full or same_size
     if full:
         r = full[0]
@@ -245,6 +257,11 @@ def paper_time(set_name: str, image: str, recs: list[dict], cpu: str | None = No
     if set_name == "sr-x4-set5":
         h, w = 4 * h, 4 * w
     return readme_step_estimate(h * w) * budget, "‡"
+
+
+def paper_time_of(set_name: str, run: dict, recs: list[dict]) -> tuple[float | None, str]:
+    """:func:`paper_time` beside one DIP run: its image, on its machine, measured nearest its time."""
+    return paper_time(set_name, run["image"], recs, run.get("machine", {}).get("cpu"), run.get("timestamp"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,7 +307,6 @@ def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
         by_img = current or {i: r for i, r in fast_runs(recs, False).items() if i not in NOT_AVERAGED}
         if not by_img:
             continue
-        runs = list(by_img.values())
         imgs = [i for i in IMAGES[set_name] if i in by_img]
         n_all = len([i for i in IMAGES[set_name] if i not in NOT_AVERAGED])
         q = _mean([by_img[i]["psnr"] for i in imgs])
@@ -309,8 +325,7 @@ def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
                 else:
                     others[c] = _mean([vals[i] for i in imgs])
         best = max(others.items(), key=lambda kv: kv[1]) if others else None
-        cpu = {r["image"]: r.get("machine", {}).get("cpu") for r in runs}
-        pairs = [(by_img[i]["seconds_per_image"], paper_time(set_name, i, recs, cpu.get(i))) for i in imgs]
+        pairs = [(by_img[i]["seconds_per_image"], paper_time_of(set_name, by_img[i], recs)) for i in imgs]
         pairs = [(a, b) for a, b in pairs if b[0]]
         ratio = "–"
         if pairs:
@@ -402,9 +417,9 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
     # averages per method, with time
     arows = []
     targets: list[str] = []
-    fast_cpu = {r["image"]: r.get("machine", {}).get("cpu") for r in recs
-                if r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")}
-    paper_t = {i: paper_time(set_name, i, recs, fast_cpu.get(i)) for i in images}
+    fast_now = fast_runs(recs)
+    paper_t = {i: paper_time_of(set_name, fast_now[i], recs) if i in fast_now
+               else paper_time(set_name, i, recs) for i in images}
     for v in variants:
         rs = [cell[(i, v)] for i in avg_images if (i, v) in cell]
         if not rs:
@@ -412,8 +427,8 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
         is_dip = rs[0]["method"] == "dip"
         ratio = "–"
         if is_dip and rs[0]["preset"] == "fast":
-            pairs = [(r["seconds_per_image"], paper_t[r["image"]]) for r in rs
-                     if paper_t[r["image"]][0]]
+            pairs = [(r["seconds_per_image"], paper_time_of(set_name, r, recs)) for r in rs]
+            pairs = [p for p in pairs if p[1][0]]
             if pairs:
                 marks = "".join(sorted({p[1][1] for p in pairs}))
                 inv = sum(p[1][0] for p in pairs) / max(sum(p[0] for p in pairs), 1e-9)
@@ -474,8 +489,10 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
     marks = {m for _, m in paper_t.values() if m}
     if "*" in marks:
         lines += ["\\* paper-recipe time estimated as its measured steady seconds per iteration (a capped "
-                  "run of this image or of one of the same size in this set, taken on the fast run's CPU "
-                  "whenever one was measured there) × "
+                  "run of this image or of one of the same size in this set, taken on the DIP run's CPU "
+                  "whenever one was measured there, and of those the one measured nearest in time to "
+                  "the DIP run: this shared host's speed drifts from day to day, by up to 1.7× for the "
+                  "fast preset and less for the paper recipe) × "
                   f"its full budget of {paper_budget(set_name)} iterations.", ""]
     if "‡" in marks:
         lines += ["‡ paper-recipe time not measured here: estimated from the data README's step cost "
@@ -489,7 +506,7 @@ def set_section(set_name: str, recs: list[dict], plots: Path, md_dir: Path) -> l
         for v in variants:
             r = cell.get((img, v))
             if r and r["method"] == "dip":
-                t, m = paper_t[img]
+                t, m = paper_time_of(set_name, r, recs)
                 mach = r["machine"]
                 drows.append([img, v, fmt(r["psnr"]), fmt(r["ssim"], 4),
                               f"{r['stopped_at']} / {r['iterations_run']}",
@@ -1049,7 +1066,8 @@ def _tuning_preset_moved(task: str, name: str, rec: dict) -> str:
     from napari_dip.core.config import Config
 
     then = rec.get("config") or {}
-    now_cfg = _as_run(Config.preset("fast", task, **tune.CONFIGS.get(name, {})), task).to_dict()
+    now_cfg = _as_run(Config.preset("fast", *tune.engine_task(task), **tune.CONFIGS.get(name, {})),
+                      task).to_dict()
     defaults = Config().to_dict()
     moved = [f"{k} {_short(then.get(k, defaults[k]))} → {_short(v)}" for k, v in now_cfg.items()
              if k not in _TUNE_SETS | _NO_EFFECT
@@ -1063,7 +1081,7 @@ def tuning_section(d: dict) -> list[str]:
     from napari_dip import Config
 
     task = d["task"]
-    cfg = Config.preset("fast", task)
+    cfg = Config.preset("fast", *tune.engine_task(task))
     budget = min(cfg.iterations, d["iterations"])
     fixed = cfg.stop == "fixed"
     patience = 10**9 if fixed else cfg.stop_patience  # a fixed budget: a rule that never fires
