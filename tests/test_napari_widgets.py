@@ -665,6 +665,19 @@ def test_settings_persist_and_reset(make_napari_viewer):
     w3.deleteLater()
 
 
+def test_refine_field_only_on_denoise_and_follows_the_preset(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, "Denoise")
+    assert w.advanced["refine"].value == nd.Config.preset("fast", "denoise").refine == "wiener"
+    w.preset.value = "paper"
+    assert w.advanced["refine"].value == "none"
+    w.advanced["refine"].value = "wiener"
+    assert w.preset.value == "custom"
+    assert w._advanced_values()["refine"] == "wiener"
+    inpaint = open_widget(viewer, "Inpaint")
+    assert "refine" not in inpaint.advanced  # a denoising step: the other tasks do not show it
+
+
 def test_device_choices_are_present_devices(make_napari_viewer):
     from napari_dip.core.device import available_devices
 

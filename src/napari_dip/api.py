@@ -41,7 +41,9 @@ class Result:
     wall_time : float
         Seconds for the whole call.
     metrics : dict
-        ``psnr`` and ``ssim`` of ``image`` against ``reference`` when one was given.
+        ``psnr`` and ``ssim`` of ``image`` against ``reference`` when one was given;
+        ``psnr_before_refine`` that of the network's output before denoising's Wiener step
+        (``Config.refine``), when the step ran.
     """
 
     image: np.ndarray
@@ -284,6 +286,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.fit import Problem, fit_tiles
     from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
+    from .core.refine import wiener_refine
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
@@ -292,6 +295,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     cfg = _config(task, preset, config, settings, fusion if task == "fuse" else None)
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
+    # Config.refine: white noise only, so denoising with the mse loss
+    refine = cfg.refine == "wiener" and task == "denoise" and cfg.loss == "mse"
     holes_nan = None
     if task == "inpaint":
         image, mask, holes_nan = _nan_holes(image, mask)
@@ -364,6 +369,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         ref_planes = norm.forward(ref_layout.to_planes(ref)[0])
 
     plane_layout = _plane_layout(layout)
+    colour = layout.channel_axis is not None and layout.channels == 3 and not _per_channel(layout)
     overlap = cfg.tile_overlap
     if task == "deblur" and cfg.tile:
         # tiles leave out of their data term the pixels within the PSF's reach of a neighbour:
@@ -434,6 +440,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         return pl.from_planes(prev, a)
 
     stopped = False
+    unrefined: list[np.ndarray] = []  # network outputs before Config.refine, to measure its gain
     for i in range(n):
         y_plane = norm.forward(planes[i:i + 1])
         problems = []
@@ -486,7 +493,15 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         for t, tile in enumerate(grid.tiles):
             ys, xs = tile.slices()
             y_prev[t] = torch.from_numpy(np.ascontiguousarray(y_plane[..., ys, xs]))
-        out_planes.append(tile_outputs[0] if len(grid) == 1 else grid.blend(tile_outputs))
+        plane_out = tile_outputs[0] if len(grid) == 1 else grid.blend(tile_outputs)
+        if refine:
+            if ref is not None and not stopped:
+                unrefined.append(plane_out)
+            # the network's output as the pilot of a Wiener filter of the noisy plane, clipped to
+            # the range the network's output has
+            plane_out = np.clip(wiener_refine(y_plane[0], plane_out, colour=colour), 0.0, 1.0
+                                ).astype(plane_out.dtype)
+        out_planes.append(plane_out)
         if n > 1:  # a stack: report the finished plane so a viewer can fill it in
             yield dataclasses.replace(progress, preview=None,
                                       plane_output=to_preview(out_planes[-1], i))
@@ -508,6 +523,10 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
 
         dr = 255.0 if ref.dtype == np.uint8 else data_range
         metrics["psnr"] = psnr(ref, image_out.astype(np.float64), data_range=dr)
+        if unrefined and len(unrefined) == n:
+            raw = Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(
+                norm.inverse(np.stack(unrefined), resolve_output_dtype(output_dtype, arr.dtype)), alpha)
+            metrics["psnr_before_refine"] = psnr(ref, raw.astype(np.float64), data_range=dr)
         if layout.n_planes == 1:
             metrics["ssim"] = ssim(ref, image_out.astype(np.float64), data_range=dr,
                                    channel_axis=layout.channel_axis)

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="remove noise")
     p.add_argument("input")
     p.add_argument("--loss", choices=["mse", "l1", "poisson"])
+    p.add_argument("--refine", choices=["wiener", "none"],
+                   help="Wiener step after the fit, guided by the network's output (mse loss only; "
+                        "the fast preset's default: wiener)")
     _common(p)
     p = sub.add_parser("inpaint", help="fill masked pixels")
     p.add_argument("input")
@@ -173,6 +176,8 @@ def _restore(args) -> int:
     if task == "denoise":
         if args.loss:
             kw["loss"] = args.loss
+        if args.refine:
+            kw["refine"] = args.refine
     elif task == "inpaint":
         mask = read_image(args.mask)
         if mask.ndim == 3 and mask.shape[-1] in (3, 4) and mask.shape != image.shape:

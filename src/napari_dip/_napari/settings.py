@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 #: Config fields shown in the folded "Advanced" section, in display order.
-ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "ema", "loss", "stop",
-                   "stop_patience", "min_iterations", "preview_every", "seed", "precision", "tile")
+ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "ema", "loss", "refine",
+                   "stop", "stop_patience", "min_iterations", "preview_every", "seed", "precision", "tile")
+#: Advanced fields that only some tasks show.
+TASK_ONLY_FIELDS = {"refine": ("denoise",)}
 
 PRESET_CHOICES = ("fast", "paper", "custom")
 STACK_MODES = ("current plane", "all planes", "all planes, warm start")

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, UPSAMPLE_MODES, NetworkSpec
+from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, REFINES, UPSAMPLE_MODES, NetworkSpec
 
 TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
 #: Variants of a task that a preset may tune apart (``PRESETS[name]["task:mode"]``).
@@ -71,6 +71,13 @@ class Config:
         ``stop_output`` = ``"average"`` returns the exponentially averaged output when the rule fires
         (it averages the iterates after the variance minimum, measured better by 0.2–0.8 dB) or
         ``"minimum"`` the output at the variance minimum (ES-WMV as published).
+    Denoising's last step
+        ``refine`` = ``"wiener"`` filters the noisy image once more after the fit, with the
+        network's output as the pilot of an empirical Wiener filter in a sliding 8×8 DCT (colour
+        images in an opponent colour space; :func:`napari_dip.core.refine.wiener_refine`), or
+        ``"none"``. It applies to denoising with the ``mse`` loss (white noise of one level per
+        channel), takes seconds, and is ignored by the other tasks and losses. Measured
+        (``benchmarks/refine.py``, docs/benchmarks.md): +0.67 dB on colour crops.
     Deblurring
         ``headroom`` (>= 1, or 0 for auto): the output can reach ``headroom`` times the blurred
         input's range above its minimum. Deconvolution gathers light that the blur spread out,
@@ -136,6 +143,7 @@ class Config:
     warm_min_iterations: int = 0
     warm_stop_patience: int = 50
     temporal_weight: float = 0.0
+    refine: str = "none"
     headroom: float = 1.0
     tile: int = 0
     tile_overlap: int = 64
@@ -177,6 +185,8 @@ class Config:
             problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.stop not in STOP_RULES:
             problems.append(f"stop must be one of {STOP_RULES}, not {self.stop!r}")
+        if self.refine not in REFINES:
+            problems.append(f"refine must be one of {REFINES}, not {self.refine!r}")
         if self.stop_output not in STOP_OUTPUTS:
             problems.append(f"stop_output must be one of {STOP_OUTPUTS}, not {self.stop_output!r}")
         if self.precision not in PRECISIONS:
@@ -358,7 +368,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # the loss at the best output is 0.84-1.03 × the estimated noise variance on
                     # five scikit-image crops; waiting for 1.0 × lifted grass from 21.2 to 23.2 dB
                     # and changed nothing on camera and gravel (docs/benchmarks.md)
-                    "stop_noise_floor": 1.0},
+                    "stop_noise_floor": 1.0,
+                    # the output as the pilot of an empirical Wiener filter of the noisy image:
+                    # +0.67 dB on tune.py's colour crops, +0.63 on a grey camera crop, in seconds
+                    # (benchmarks/refine.py, docs/benchmarks.md)
+                    "refine": "wiener"},
         # 16 skip channels: +0.5 dB at every iteration count for 9 % more time per step (tune.py).
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR
         # still climbs at 3000 steps on the tuning crops, where the variance rule cost 1.1-1.4 dB

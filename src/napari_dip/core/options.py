@@ -11,6 +11,7 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 LOSSES = ("mse", "l1", "poisson")
 DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 SR_FACTORS = (2, 3, 4, 8)
+REFINES = ("none", "wiener")
 
 
 @dataclass(frozen=True)
