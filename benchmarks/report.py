@@ -381,6 +381,9 @@ def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
             inv = sum(b[0] for _, b in pairs) / max(sum(a for a, _ in pairs), 1e-9)
             ratio = f"1/{inv:.1f}" + "".join(sorted({b[1] for _, b in pairs}))
         label = "fast" if current else "fast (earlier preset)"
+        before = [(by_img[i].get("engine_metrics") or {}).get("psnr_before_refine") for i in imgs]
+        if all(b is not None for b in before):
+            label += f" + Wiener step (network output alone: {fmt(_mean(before))})"
         rows.append([f"`{set_name}`", label, f"{len(imgs)}/{n_all}", fmt(q),
                      fmt(dip_pub), fmt(q - dip_pub if dip_pub is not None else None),
                      f"{best[0]} {fmt(best[1])}" if best else "–",
@@ -903,7 +906,11 @@ def levers_section(micro: list[dict], by_set: dict[str, list[dict]]) -> list[str
         "±15 % that repeated timings of the same setting vary by on this shared CPU; kept.",
         "- Coarse-to-fine fitting and optimising the input code with frozen weights (Deep Random "
         "Projector): measured in a prototype loop (section 'Coarse-to-fine fitting and the Deep "
-        "Random Projector' below); neither is in the engine.", ""]
+        "Random Projector' below); neither is in the engine.",
+        "- Kept for denoising with the mse loss (2026-12-04): an empirical Wiener step after the fit, "
+        "the network's output as its pilot (`Config.refine`); it changes no step of the fit and costs "
+        "seconds per image (section 'Denoising: the Wiener step after the fit' below; its gain on the "
+        "paper's images is in the denoising section above).", ""]
     return lines
 
 

@@ -280,7 +280,8 @@ class DipWidget(QWidget):
             "refine": ComboBox(label="refine", choices=list(REFINES),
                                tooltip="wiener: after the fit, filter the noisy image once more with "
                                        "the network's output as the guide of a Wiener filter (seconds; "
-                                       "+0.6 dB and more measured on Gaussian noise). Used with the mse "
+                                       "+0.4 dB on average on the paper's Gaussian-noise images). Used "
+                                       "with the mse "
                                        "loss only: it assumes noise of one level over the image."),
             "stop": ComboBox(label="stop rule", choices=list(STOP_RULES),
                              tooltip="auto: stop when the outputs stop settling and return the best one; "
