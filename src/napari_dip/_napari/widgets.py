@@ -811,7 +811,8 @@ class DipWidget(QWidget):
         layer = self._result_layer(run, np.asarray(result.image), meta)
         stopped = result.stopped_at
         took = time.perf_counter() - run.started
-        metrics = "".join(f" · {k.upper()} {v:.3f}" for k, v in result.metrics.items())
+        names = {"psnr_before_refine": "PSNR before the Wiener step"}  # Config.refine
+        metrics = "".join(f" · {names.get(k, k.upper())} {v:.3f}" for k, v in result.metrics.items())
         verb = "Stopped" if result.stopped_by_user else "Done"
         self._remove_empty_history(run)  # the run ended before its first history frame
         if result.stopped_by_user and run.plan.n_planes > 1:
