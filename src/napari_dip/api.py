@@ -510,11 +510,16 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             break
 
     n_done = i + 1
-    out = norm.inverse(np.stack(out_planes), resolve_output_dtype(output_dtype, arr.dtype))
-    out[:n_done] = kept(out[:n_done], 0)
     if alpha is not None and out_factor > 1:
         alpha = alpha.repeat(out_factor, -2).repeat(out_factor, -1)
-    image_out = Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(out, alpha)
+
+    def as_image(normalised: list[np.ndarray]) -> np.ndarray:
+        """Restored planes (normalised units) → the output image in the input's units and axes."""
+        out = norm.inverse(np.stack(normalised), resolve_output_dtype(output_dtype, arr.dtype))
+        out[:n_done] = kept(out[:n_done], 0)
+        return Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(out, alpha)
+
+    image_out = as_image(out_planes)
     for f in fits:
         f.state = None  # weights are large; keep only what the warm start needed
     metrics = {}
@@ -524,9 +529,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         dr = 255.0 if ref.dtype == np.uint8 else data_range
         metrics["psnr"] = psnr(ref, image_out.astype(np.float64), data_range=dr)
         if unrefined and len(unrefined) == n:
-            raw = Layout(layout.shape, layout.channel_axis, layout.alpha).from_planes(
-                norm.inverse(np.stack(unrefined), resolve_output_dtype(output_dtype, arr.dtype)), alpha)
-            metrics["psnr_before_refine"] = psnr(ref, raw.astype(np.float64), data_range=dr)
+            metrics["psnr_before_refine"] = psnr(ref, as_image(unrefined).astype(np.float64),
+                                                 data_range=dr)
         if layout.n_planes == 1:
             metrics["ssim"] = ssim(ref, image_out.astype(np.float64), data_range=dr,
                                    channel_axis=layout.channel_axis)

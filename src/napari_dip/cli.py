@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.options import metric_label
 from .io import finer_pixel_size, read_image, read_pixel_size, write_image
 
 
@@ -200,7 +201,7 @@ def _restore(args) -> int:
     msg = (f"{task}: wrote {path} ({result.image.shape}, stopped at iteration "
            f"{meta['stopped_at']} of {meta['iterations_run']}, {meta['wall_time_s']:.1f} s)")
     if result.metrics:
-        msg += "; " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in result.metrics.items())
+        msg += "; " + ", ".join(f"{metric_label(k)} {v:.3f}" for k, v in result.metrics.items())
     print(msg)
     return 0
 

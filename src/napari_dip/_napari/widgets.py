@@ -26,6 +26,7 @@ from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import QApplication, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
+from ..core.options import metric_label
 from . import settings as store
 from .geometry import Plan, Refused, check_same_grid, plan_for_layer
 from .plot import LivePlot
@@ -281,8 +282,8 @@ class DipWidget(QWidget):
                                tooltip="wiener: after the fit, filter the noisy image once more with "
                                        "the network's output as the guide of a Wiener filter (seconds; "
                                        "+0.4 dB on average on the paper's Gaussian-noise images). Used "
-                                       "with the mse "
-                                       "loss only: it assumes noise of one level over the image."),
+                                       "with the mse loss only: it assumes noise of one level over "
+                                       "the image."),
             "stop": ComboBox(label="stop rule", choices=list(STOP_RULES),
                              tooltip="auto: stop when the outputs stop settling and return the best one; "
                                      "fixed: run the whole budget."),
@@ -811,8 +812,7 @@ class DipWidget(QWidget):
         layer = self._result_layer(run, np.asarray(result.image), meta)
         stopped = result.stopped_at
         took = time.perf_counter() - run.started
-        names = {"psnr_before_refine": "PSNR before the Wiener step"}  # Config.refine
-        metrics = "".join(f" · {names.get(k, k.upper())} {v:.3f}" for k, v in result.metrics.items())
+        metrics = "".join(f" · {metric_label(k)} {v:.3f}" for k, v in result.metrics.items())
         verb = "Stopped" if result.stopped_by_user else "Done"
         self._remove_empty_history(run)  # the run ended before its first history frame
         if result.stopped_by_user and run.plan.n_planes > 1:

@@ -13,6 +13,13 @@ DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 SR_FACTORS = (2, 3, 4, 8)
 REFINES = ("none", "wiener")
 
+_METRIC_LABELS = {"psnr_before_refine": "PSNR before the Wiener step"}
+
+
+def metric_label(key: str) -> str:
+    """How :attr:`napari_dip.api.Result.metrics` keys read in a status line."""
+    return _METRIC_LABELS.get(key, key.upper())
+
 
 @dataclass(frozen=True)
 class NetworkSpec:

@@ -93,14 +93,14 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     c, h, w = noisy.shape
     if min(h, w) < block:
         return pilot.astype(np.float32)
+    colour = c == 3 if colour is None else bool(colour)
+    if colour and c != 3:
+        raise ValueError(f"colour filtering needs 3 channels (R, G, B), not {c}.")
     if noise_var is None:  # channel by channel: noise need not be equal in every channel
         v = np.array([estimate_noise_variance(torch.from_numpy(noisy[k:k + 1]).float())
                       for k in range(c)])
     else:
         v = np.broadcast_to(np.asarray(noise_var, dtype=np.float64), (c,))
-    colour = c == 3 if colour is None else bool(colour)
-    if colour and c != 3:
-        raise ValueError(f"colour filtering needs 3 channels (R, G, B), not {c}.")
     variances = list(OPPONENT ** 2 @ v) if colour else list(v)
     if colour:
         noisy = np.einsum("ij,jhw->ihw", OPPONENT, noisy)
