@@ -2,7 +2,7 @@
 
 Run under a virtual display:
 
-    xvfb-run -a python scripts/make_screenshots.py [--iterations 150] [--only denoise,sr]
+    xvfb-run -a python scripts/make_screenshots.py [--iterations 150] [--only denoise,super-resolution]
 
 Each task opens its sample (File > Open Sample > napari-dip), docks its widget from the manifest,
 runs a short restoration with the fast preset (fewer iterations than a real run, so the script
@@ -77,7 +77,7 @@ def shoot(task: str, iterations: int) -> Path:
         w.second.value = viewer.layers[extra["second"]]
     w.advanced["iterations"].value = iterations
     w.advanced["preview_every"].value = 10
-    if task == "denoise":
+    if task in ("denoise", "super-resolution"):  # tasks with a step after the fit: show its field
         w.advanced_section.expand(animate=False)
     process(app, 0.5)
     if not w.start():

@@ -214,6 +214,23 @@ def test_cli_denoise_and_error(tmp_path):
     assert main(["denoise", str(tmp_path / "missing.png"), "-o", str(out)]) == 2
 
 
+def test_cli_refine_reaches_the_engine(tmp_path, monkeypatch):
+    import imageio.v3 as iio
+
+    import napari_dip.api as api
+
+    seen = []
+    real = api.restore_iter
+    monkeypatch.setattr(api, "restore_iter", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    src = tmp_path / "in.png"
+    iio.imwrite(src, camera_crop(24))
+    args = ["--set", "channels=[8,8,8]", "--set", "skip_channels=[2,2,2]", "--iterations", "3", "--quiet"]
+    assert main(["sr", str(src), "--refine", "none", "-o", str(tmp_path / "a.png"), *args]) == 0
+    assert main(["denoise", str(src), "--refine", "none", "-o", str(tmp_path / "b.png"), *args]) == 0
+    assert main(["sr", str(src), "-o", str(tmp_path / "c.png"), *args]) == 0
+    assert [kw.get("refine") for kw in seen] == ["none", "none", None]  # None: the preset's
+
+
 def test_cli_inpaint_keeps_known_pixels_unless_told(tmp_path):
     import imageio.v3 as iio
 

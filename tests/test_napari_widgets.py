@@ -665,7 +665,7 @@ def test_settings_persist_and_reset(make_napari_viewer):
     w3.deleteLater()
 
 
-def test_refine_field_only_on_denoise_and_follows_the_preset(make_napari_viewer):
+def test_refine_field_only_where_a_step_exists_and_follows_the_preset(make_napari_viewer):
     viewer = make_napari_viewer()
     w = open_widget(viewer, "Denoise")
     assert w.advanced["refine"].value == nd.Config.preset("fast", "denoise").refine == "wiener"
@@ -674,8 +674,13 @@ def test_refine_field_only_on_denoise_and_follows_the_preset(make_napari_viewer)
     w.advanced["refine"].value = "wiener"
     assert w.preset.value == "custom"
     assert w._advanced_values()["refine"] == "wiener"
+    assert list(w.advanced["refine"].choices) == ["none", "wiener", "bm-wiener"]
+    sr = open_widget(viewer, "Super-resolution")
+    assert list(sr.advanced["refine"].choices) == ["none", "project"]
+    assert sr.advanced["refine"].value == nd.Config.preset("fast", "sr").refine == "project"
+    assert "project" in sr.advanced["refine"].tooltip
     inpaint = open_widget(viewer, "Inpaint")
-    assert "refine" not in inpaint.advanced  # a denoising step: the other tasks do not show it
+    assert "refine" not in inpaint.advanced  # no step after the fit for the other tasks
 
 
 def test_device_choices_are_present_devices(make_napari_viewer):

@@ -1,7 +1,9 @@
-"""The empirical Wiener step after denoising (napari_dip.core.refine) and its wiring in the API."""
+"""The steps after the fit (napari_dip.core.refine): denoising's empirical Wiener step,
+super-resolution's projection onto the input, and their wiring in the API."""
 
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage as ndi
 
 import napari_dip as nd
@@ -66,8 +68,77 @@ def test_refine_edge_cases():
         refine.wiener_refine(big, big, colour=True)
 
 
+def _periodic(size: int = 96, period: int = 12, seed: int = 0) -> np.ndarray:
+    """A grey (1, size, size) texture repeating every ``period`` pixels, in [0.2, 0.8]."""
+    motif = ndi.gaussian_filter(np.random.default_rng(seed).random((period, period)), 1.0,
+                                mode="wrap")
+    motif = 0.2 + 0.6 * (motif - motif.min()) / np.ptp(motif)
+    return np.tile(motif, (size // period, size // period))[None]
+
+
+def test_match_blocks_finds_exact_repeats():
+    guide = torch.from_numpy(_periodic(48, 8)[0]).float()
+    my, mx = refine.match_blocks(guide, block=8, stride=3, radius=16, group=8)
+    assert my.shape == mx.shape and my.shape[1] == 8
+    # every match is a copy of its reference block: a whole number of periods away
+    ry = my[:, :1]
+    rx = mx[:, :1]
+    assert ((my - ry) % 8 == 0).all() and ((mx - rx) % 8 == 0).all()
+    assert my.min() >= 0 and my.max() <= 40 and mx.min() >= 0 and mx.max() <= 40
+
+
+@pytest.mark.parametrize("colour", [True, False])
+def test_grouped_refine_improves_a_smoothed_pilot(colour):
+    clean, noisy = _noisy_planes(astronaut_crop(96), 20.0)
+    pilot = ndi.gaussian_filter(noisy, (0, 1.2, 1.2))
+    out = refine.wiener_refine(noisy, pilot, colour=colour, grouped=True)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    before, after = psnr(clean, pilot, data_range=1.0), psnr(clean, out, data_range=1.0)
+    print(f"colour={colour}: pilot {before:.2f} dB -> grouped {after:.2f} dB")
+    assert after >= before + 1.0
+
+
+def test_grouped_refine_gains_from_repetition():
+    """On a repeating texture the groups hold many copies of each block: the shared detail
+    survives the shrinkage that the sliding window's single blocks lose."""
+    clean = _periodic()
+    noisy = degrade.gaussian_noise(clean * 255.0, 25.0, seed=2) / 255.0
+    pilot = ndi.gaussian_filter(noisy, (0, 1.0, 1.0))
+    sliding = psnr(clean, refine.wiener_refine(noisy, pilot), data_range=1.0)
+    grouped = psnr(clean, refine.wiener_refine(noisy, pilot, grouped=True), data_range=1.0)
+    print(f"pilot {psnr(clean, pilot, data_range=1.0):.2f} dB, sliding {sliding:.2f}, grouped {grouped:.2f}")
+    assert grouped >= sliding + 1.0
+
+
+def test_grouped_refine_chunks_and_small_planes(monkeypatch):
+    _, noisy = _noisy_planes(astronaut_crop(48), 15.0)
+    pilot = ndi.gaussian_filter(noisy, (0, 1.0, 1.0))
+    whole = refine.wiener_refine(noisy, pilot, 0.003, grouped=True)
+    monkeypatch.setattr(refine, "_CHUNK_ELEMENTS", 3 * 16 * 64 * 7)  # 7 groups per chunk
+    assert np.allclose(whole, refine.wiener_refine(noisy, pilot, 0.003, grouped=True), atol=1e-5)
+    # 10×12: 3×5 block positions, groups shrink to 8 blocks
+    small = refine.wiener_refine(noisy[:1, :10, :12], pilot[:1, :10, :12], 0.003, grouped=True)
+    assert small.shape == (1, 10, 12) and np.isfinite(small).all()
+    big = np.random.default_rng(1).random((2, 32, 32))
+    assert np.allclose(refine.wiener_refine(big + 0.1, big, 0.0, grouped=True), big)
+
+
+def test_denoise_with_the_grouped_step():
+    clean = camera_crop(48)
+    noisy = np.clip(np.rint(degrade.gaussian_noise(clean, 25, seed=1)), 0, 255).astype(np.uint8)
+    sliding = nd.denoise(noisy, reference=clean, **TINY)
+    grouped = nd.denoise(noisy, reference=clean, refine="bm-wiener", **TINY)
+    # the same fit; only the step after it differs
+    assert grouped.metrics["psnr_before_refine"] == pytest.approx(
+        sliding.metrics["psnr_before_refine"], abs=1e-6)
+    assert grouped.metrics["psnr"] != pytest.approx(sliding.metrics["psnr"], abs=1e-3)
+    assert grouped.metrics["psnr"] > grouped.metrics["psnr_before_refine"]
+
+
 def test_config_refine_is_validated_and_on_for_fast_denoising():
     assert Config.preset("fast", "denoise").refine == "wiener"
+    assert Config.preset("fast", "sr").refine == "project"
+    assert Config.preset("paper", "sr").refine == "none"
     assert Config.preset("paper", "denoise").refine == "none"
     assert Config.preset("fast", "inpaint").refine == "none"
     with pytest.raises(ValueError, match="refine must be one of"):
@@ -92,3 +163,69 @@ def test_refine_only_for_white_noise():
     noisy = np.clip(np.rint(degrade.salt_and_pepper(clean, 0.1, seed=0)), 0, 255).astype(np.uint8)
     res = nd.denoise(noisy, reference=clean, loss="l1", **TINY)
     assert res.config.refine == "wiener" and "psnr_before_refine" not in res.metrics
+
+
+def _dense(op, hw: tuple[int, int]) -> np.ndarray:
+    """The operator's matrix on one channel of shape ``hw``, column by column."""
+    import torch
+
+    n = hw[0] * hw[1]
+    basis = torch.eye(n, dtype=torch.float64).reshape(n, 1, *hw)
+    with torch.no_grad():
+        return op(basis).reshape(n, -1).T.numpy()
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "bicubic", "box"])
+def test_projection_is_the_nearest_consistent_image(kernel):
+    from napari_dip.core.operators import Downsample
+
+    rng = np.random.default_rng(0)
+    op = Downsample(2, kernel).double()
+    x = rng.random((2, 16, 12))
+    y = rng.random((2, 8, 6))
+    out = refine.project_to_measurement(y, x, op, iterations=200, rtol=1e-10)
+    a = _dense(op, (16, 12))
+    for c in range(2):  # x + A^T (A A^T)^-1 (y - A x), solved densely
+        exact = x[c].ravel() + a.T @ np.linalg.solve(a @ a.T, y[c].ravel() - a @ x[c].ravel())
+        np.testing.assert_allclose(out[c].ravel(), exact, atol=1e-5)
+        np.testing.assert_allclose(a @ out[c].ravel(), y[c].ravel(), atol=1e-5)
+    # the defaults stop early, close enough; an already consistent image comes back unchanged
+    np.testing.assert_allclose(refine.project_to_measurement(y, x, op), out, atol=1e-3)
+    np.testing.assert_allclose(refine.project_to_measurement(y, out, op), out, atol=1e-5)
+
+
+def test_projection_checks_shapes():
+    from napari_dip.core.operators import Downsample
+
+    op = Downsample(2).double()
+    with pytest.raises(ValueError, match="one C"):
+        refine.project_to_measurement(np.zeros((1, 8, 8)), np.zeros((3, 16, 16)), op)
+    with pytest.raises(ValueError, match="maps the estimate to"):
+        refine.project_to_measurement(np.zeros((1, 8, 8)), np.zeros((1, 20, 16)), op)
+
+
+def test_super_resolution_output_reproduces_its_input():
+    """The fast preset projects the output onto the input: downsampled again it gives the input
+    back (float input, so no rounding), and the step's gain is reported."""
+    import torch
+
+    from napari_dip.core.operators import Downsample
+
+    hr = astronaut_crop(64).astype(np.float64) / 255.0
+    lr = degrade.downsample(hr, 4)
+    res = nd.super_resolve(lr, 4, channel_axis=-1, reference=hr, **TINY)
+    assert res.config.refine == "project"
+    assert {"psnr", "psnr_before_refine"} <= set(res.metrics)
+    with torch.no_grad():
+        again = Downsample(4)(torch.from_numpy(res.image.transpose(2, 0, 1)).float()[None])[0]
+    again = again.numpy().transpose(1, 2, 0)
+    off = nd.super_resolve(lr, 4, channel_axis=-1, reference=hr, refine="none", **TINY)
+    assert "psnr_before_refine" not in off.metrics
+    assert off.metrics["psnr"] == pytest.approx(res.metrics["psnr_before_refine"], abs=1e-6)
+    with torch.no_grad():
+        before = Downsample(4)(torch.from_numpy(off.image.transpose(2, 0, 1)).float()[None])[0]
+    before = before.numpy().transpose(1, 2, 0)
+    rms = lambda a: float(np.sqrt(np.mean((a - lr) ** 2)))  # noqa: E731
+    # exact but for the clip to the network's output range, which touches few pixels
+    print(f"misfit before {rms(before):.4f}, after {rms(again):.4f}")
+    assert rms(again) < 0.2 * rms(before)

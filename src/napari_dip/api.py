@@ -42,8 +42,8 @@ class Result:
         Seconds for the whole call.
     metrics : dict
         ``psnr`` and ``ssim`` of ``image`` against ``reference`` when one was given;
-        ``psnr_before_refine`` that of the network's output before denoising's Wiener step
-        (``Config.refine``), when the step ran.
+        ``psnr_before_refine`` that of the network's output before the step after the fit
+        (``Config.refine``: denoising's Wiener step, super-resolution's projection), when it ran.
     """
 
     image: np.ndarray
@@ -286,7 +286,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.fit import Problem, fit_tiles
     from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
-    from .core.refine import wiener_refine
+    from .core.refine import project_to_measurement, wiener_refine
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
@@ -295,8 +295,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     cfg = _config(task, preset, config, settings, fusion if task == "fuse" else None)
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
-    # Config.refine: white noise only, so denoising with the mse loss
-    refine = cfg.refine == "wiener" and task == "denoise" and cfg.loss == "mse"
+    # Config.refine, each step for its own task; the Wiener step assumes white noise (the mse loss)
+    refine = (cfg.refine in ("wiener", "bm-wiener") and task == "denoise" and cfg.loss == "mse") or \
+        (cfg.refine == "project" and task == "sr")
     holes_nan = None
     if task == "inpaint":
         image, mask, holes_nan = _nan_holes(image, mask)
@@ -497,10 +498,14 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
         if refine:
             if ref is not None and not stopped:
                 unrefined.append(plane_out)
-            # the network's output as the pilot of a Wiener filter of the noisy plane, clipped to
-            # the range the network's output has
-            plane_out = np.clip(wiener_refine(y_plane[0], plane_out, colour=colour), 0.0, 1.0
-                                ).astype(plane_out.dtype)
+            if task == "sr":  # exactly consistent with the input, on the whole plane (no tiles)
+                step = project_to_measurement(y_plane[0], plane_out,
+                                              ops.Downsample(out_factor, kernel).double())
+            else:  # the network's output as the pilot of a Wiener filter of the noisy plane
+                step = wiener_refine(y_plane[0], plane_out, colour=colour,
+                                     grouped=cfg.refine == "bm-wiener")
+            # clipped to the range the network's output has
+            plane_out = np.clip(step, 0.0, 1.0).astype(plane_out.dtype)
         out_planes.append(plane_out)
         if n > 1:  # a stack: report the finished plane so a viewer can fill it in
             yield dataclasses.replace(progress, preview=None,

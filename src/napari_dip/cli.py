@@ -102,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="remove noise")
     p.add_argument("input")
     p.add_argument("--loss", choices=["mse", "l1", "poisson"])
-    p.add_argument("--refine", choices=["wiener", "none"],
+    p.add_argument("--refine", choices=["wiener", "bm-wiener", "none"],
                    help="Wiener step after the fit, guided by the network's output (mse loss only; "
+                        "bm-wiener filters groups of similar blocks together: slower, better on "
+                        "textured photographs, worse on smooth images; "
                         "the fast preset's default: wiener)")
     _common(p)
     p = sub.add_parser("inpaint", help="fill masked pixels")
@@ -117,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("--factor", type=int, default=4, choices=[2, 3, 4, 8])
     p.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "bicubic", "box"])
+    p.add_argument("--refine", choices=["project", "none"],
+                   help="after the fit, the least change that makes the output's downsampled image "
+                        "equal the input (assumes a noise-free input; the fast preset's default: "
+                        "project)")
     _common(p)
     p = sub.add_parser("deblur", help="deconvolve a known PSF")
     p.add_argument("input")
@@ -188,6 +194,8 @@ def _restore(args) -> int:
         kw["keep_known"] = not args.replace_known
     elif task == "sr":
         kw.update(factor=args.factor, kernel=args.kernel)
+        if args.refine:
+            kw["refine"] = args.refine
     elif task == "deblur":
         kw["psf"] = args.psf_sigma if args.psf_sigma is not None else read_image(args.psf)
     elif task == "fuse":

@@ -16,7 +16,7 @@ from typing import Any
 ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "ema", "loss", "refine",
                    "stop", "stop_patience", "min_iterations", "preview_every", "seed", "precision", "tile")
 #: Advanced fields that only some tasks show.
-TASK_ONLY_FIELDS = {"refine": ("denoise",)}
+TASK_ONLY_FIELDS = {"refine": ("denoise", "sr")}
 
 PRESET_CHOICES = ("fast", "paper", "custom")
 STACK_MODES = ("current plane", "all planes", "all planes, warm start")

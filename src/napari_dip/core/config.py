@@ -71,14 +71,23 @@ class Config:
         ``stop_output`` = ``"average"`` returns the exponentially averaged output when the rule fires
         (it averages the iterates after the variance minimum, measured better by 0.2–0.8 dB) or
         ``"minimum"`` the output at the variance minimum (ES-WMV as published).
-    Denoising's last step
-        ``refine`` = ``"wiener"`` filters the noisy image once more after the fit, with the
-        network's output as the pilot of an empirical Wiener filter in a sliding 8×8 DCT (colour
-        images in an opponent colour space; :func:`napari_dip.core.refine.wiener_refine`), or
-        ``"none"``. It applies to denoising with the ``mse`` loss (white noise of one level per
-        channel), takes seconds, and is ignored by the other tasks and losses. Measured on the
-        paper's 9 denoising images (docs/benchmarks.md): the network's output 30.45 dB on
-        average, 30.84 after the step (+0.12 on hill to +0.84 on baboon).
+    The step after the fit
+        ``refine`` names a step that runs once the fit ends, for one task; the other tasks ignore
+        it, as they ignore ``"none"``.
+        ``"wiener"`` (denoising with the ``mse`` loss: white noise of one level per channel)
+        filters the noisy image once more, with the network's output as the pilot of an
+        empirical Wiener filter in a sliding 8×8 DCT (colour images in an opponent colour space;
+        :func:`napari_dip.core.refine.wiener_refine`); seconds. Measured on the paper's 9
+        denoising images (docs/benchmarks.md): the network's output 30.45 dB on average, 30.84
+        after the step (+0.12 on hill to +0.84 on baboon). ``"bm-wiener"`` is the same filter
+        on groups of similar 8×8 blocks found in the pilot (BM3D's second stage with its block
+        matching): about 10× slower (still seconds); on 256² crops (benchmarks/refine.py) +0.07
+        to +0.32 dB over ``"wiener"`` on natural, textured images but 0.6–0.75 dB worse on the
+        smooth cell and moon images, so not the preset's choice.
+        ``"project"`` (super-resolution) moves the output by the least change that makes its
+        downsampled image equal the input exactly
+        (:func:`napari_dip.core.refine.project_to_measurement`); it assumes a noise-free input, as
+        the fit's loss does. Set5 ×4 at step 1800: 29.69 dB on average before, 29.78 after.
     Deblurring
         ``headroom`` (>= 1, or 0 for auto): the output can reach ``headroom`` times the blurred
         input's range above its minimum. Deconvolution gathers light that the blur spread out,
@@ -387,13 +396,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     "tile": 288, "tile_overlap": 32},
         # A fixed budget: a clean low-resolution image has no noise to overfit, and the variance
         # rule stopped baby and woman (Set5) while PSNR was still climbing; outputs over 288 px a
-        # side in tiles. 2400 steps: Set5 at 2600 reached 29.85 dB but took 1/9.8 of the paper
-        # recipe's time on the same CPU, over the tenth allowed (the host ran 1.39x slower that
-        # evening than when 2200 steps took 1/12.3-1/17.5); PSNR on the tuning crops still rose
-        # by 0.06 dB from step 2000 to 2200. A cosine decay of the learning rate cost 0.16 dB
-        # there (tune.py sr).
-        "sr": {"iterations": 2400, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
-               "stop": "fixed", "tile": 288, "tile_overlap": 32},
+        # side in tiles. A cosine decay of the learning rate cost 0.16 dB on the tuning crops
+        # (tune.py sr). The fit ends with the projection onto the input (refine="project"): at
+        # step 1800 Set5 went from 29.69 to 29.78 dB (+0.19 on head, -0.04 on butterfly). With it
+        # 1700 steps: 29.75 dB at 1/11.0 of the paper recipe's time, the paper's capped runs
+        # re-measured beside them (2400 steps without it: 29.92 at 1/7.5).
+        "sr": {"iterations": 1700, "reg_noise_std": 0.03, "skip_channels": (16,) * 5,
+               "stop": "fixed", "tile": 288, "tile_overlap": 32, "refine": "project"},
         # Tiles of up to 288² as for denoising: on a 512² astronaut (PSF sigma 2, noise sigma 5;
         # tune.py deblur --size 512) 26.51 dB at step 2000 in 4 tiles against 25.22 whole (the
         # tiles passed that at step 1000). Headroom auto: beads in uint16 (deblur_headroom.py)

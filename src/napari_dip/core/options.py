@@ -11,9 +11,11 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 LOSSES = ("mse", "l1", "poisson")
 DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 SR_FACTORS = (2, 3, 4, 8)
-REFINES = ("none", "wiener")
+REFINES = ("none", "wiener", "bm-wiener", "project")
+#: The tasks each step after the fit (``Config.refine``) applies to; the others ignore it.
+REFINE_TASKS = {"wiener": ("denoise",), "bm-wiener": ("denoise",), "project": ("sr",)}
 
-_METRIC_LABELS = {"psnr_before_refine": "PSNR before the Wiener step"}
+_METRIC_LABELS = {"psnr_before_refine": "PSNR before the refine step"}
 
 
 def metric_label(key: str) -> str:
