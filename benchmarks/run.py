@@ -383,7 +383,12 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     stops = [f.stopped_at for f in result.planes]
     runs = [f.iterations_run for f in result.planes]
     if sr:
-        curve = sorted({**dict(curve), max(stops): scores["psnr"]}.items())
+        # the last preview is the network's output; the returned image had the step after the fit,
+        # which the history (the network's outputs) leaves out, as for the other tasks
+        if result.config.refine == "project" and dict(curve).get(max(stops)) is not None:
+            scores["psnr_before_refine"] = dict(curve)[max(stops)]
+        else:
+            curve = sorted({**dict(curve), max(stops): scores["psnr"]}.items())
         hist["psnr"] = [dict(curve).get(it) for it in hist["iteration"]]
         best_it, best = max(curve, key=lambda t: t[1]) if curve else (None, None)
         hist["psnr_note"] = "luminance PSNR of previews (rounded, 4-px border crop)"
