@@ -286,6 +286,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.fit import Problem, fit_tiles
     from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
+    from .core.options import REFINE_TASKS
     from .core.refine import project_to_measurement, wiener_refine
     from .core.tiling import plan_tiles
 
@@ -295,9 +296,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     cfg = _config(task, preset, config, settings, fusion if task == "fuse" else None)
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
-    # Config.refine, each step for its own task; the Wiener step assumes white noise (the mse loss)
-    refine = (cfg.refine in ("wiener", "bm-wiener") and task == "denoise" and cfg.loss == "mse") or \
-        (cfg.refine == "project" and task == "sr")
+    # Config.refine, each step for its own task; the Wiener steps assume white noise (the mse loss)
+    refine = task in REFINE_TASKS.get(cfg.refine, ()) and (task != "denoise" or cfg.loss == "mse")
     holes_nan = None
     if task == "inpaint":
         image, mask, holes_nan = _nan_holes(image, mask)

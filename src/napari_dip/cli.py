@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.options import metric_label
+from .core.options import metric_label, refine_choices
 from .io import finer_pixel_size, read_image, read_pixel_size, write_image
 
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="remove noise")
     p.add_argument("input")
     p.add_argument("--loss", choices=["mse", "l1", "poisson"])
-    p.add_argument("--refine", choices=["wiener", "bm-wiener", "none"],
+    p.add_argument("--refine", choices=refine_choices("denoise"),
                    help="Wiener step after the fit, guided by the network's output (mse loss only; "
                         "bm-wiener filters groups of similar blocks together: slower, better on "
                         "textured photographs, worse on smooth images; "
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("--factor", type=int, default=4, choices=[2, 3, 4, 8])
     p.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "bicubic", "box"])
-    p.add_argument("--refine", choices=["project", "none"],
+    p.add_argument("--refine", choices=refine_choices("sr"),
                    help="after the fit, the least change that makes the output's downsampled image "
                         "equal the input (assumes a noise-free input; the fast preset's default: "
                         "project)")

@@ -273,7 +273,7 @@ class DipWidget(QWidget):
     # settings
     def _advanced_widgets(self) -> dict:
         from ..core.config import STOP_RULES
-        from ..core.options import LOSSES, NETWORKS, PRECISIONS, REFINE_TASKS
+        from ..core.options import LOSSES, NETWORKS, PRECISIONS, refine_choices
 
         fields = {
             "network": ComboBox(label="network", choices=list(NETWORKS)),
@@ -292,9 +292,7 @@ class DipWidget(QWidget):
             "loss": ComboBox(label="loss", choices=list(LOSSES),
                              tooltip="mse for Gaussian noise, l1 for salt-and-pepper, poisson for photon "
                                      "counts."),
-            "refine": ComboBox(label="refine",
-                               choices=["none"] + [r for r, tasks in REFINE_TASKS.items()
-                                                   if self.task in tasks],
+            "refine": ComboBox(label="refine", choices=refine_choices(self.task),
                                tooltip=REFINE_TIPS.get(self.task, "")),
             "stop": ComboBox(label="stop rule", choices=list(STOP_RULES),
                              tooltip="auto: stop when the outputs stop settling and return the best one; "

@@ -15,6 +15,11 @@ REFINES = ("none", "wiener", "bm-wiener", "project")
 #: The tasks each step after the fit (``Config.refine``) applies to; the others ignore it.
 REFINE_TASKS = {"wiener": ("denoise",), "bm-wiener": ("denoise",), "project": ("sr",)}
 
+
+def refine_choices(task: str) -> list[str]:
+    """The ``Config.refine`` values that mean something for ``task``: ``"none"`` first."""
+    return ["none"] + [r for r, tasks in REFINE_TASKS.items() if task in tasks]
+
 _METRIC_LABELS = {"psnr_before_refine": "PSNR before the refine step"}
 
 

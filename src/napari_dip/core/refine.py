@@ -213,7 +213,6 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     if colour:
         noisy = np.einsum("ij,jhw->ihw", OPPONENT, noisy)
         pilot = np.einsum("ij,jhw->ihw", OPPONENT, pilot)
-    basis = dct_filters(block)
     out = np.empty((c, h, w), dtype=np.float64)
     live = [k for k in range(c) if variances[k] > 0]  # noiseless channels keep the pilot
     out[:] = pilot
@@ -225,6 +224,7 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
                                         [variances[k] for k in live], guide, block, stride,
                                         radius, group).double().numpy()
         elif live:
+            basis = dct_filters(block)
             for k in live:
                 out[k] = _filter_channel(torch.from_numpy(noisy[k]).float(),
                                          torch.from_numpy(pilot[k]).float(), float(variances[k]),
