@@ -668,7 +668,7 @@ def test_settings_persist_and_reset(make_napari_viewer):
 def test_refine_field_only_where_a_step_exists_and_follows_the_preset(make_napari_viewer):
     viewer = make_napari_viewer()
     w = open_widget(viewer, "Denoise")
-    assert w.advanced["refine"].value == nd.Config.preset("fast", "denoise").refine == "wiener"
+    assert w.advanced["refine"].value == nd.Config.preset("fast", "denoise").refine == "bm-wiener"
     w.preset.value = "paper"
     assert w.advanced["refine"].value == "none"
     w.advanced["refine"].value = "wiener"

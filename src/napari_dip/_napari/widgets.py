@@ -74,12 +74,12 @@ def _stop_all(requests: list, *_: Any) -> None:
 
 #: What the refine field does, per task that has it.
 REFINE_TIPS = {
-    "denoise": "wiener: after the fit, filter the noisy image once more with the network's output as "
-               "the guide of a Wiener filter (seconds; +0.4 dB on average on the paper's "
-               "Gaussian-noise images). Used with the mse loss only: it assumes noise of one level "
-               "over the image. bm-wiener: the same filter on groups of similar blocks (BM3D's "
-               "second stage), about 10x slower; up to +0.3 dB on textured photographs, but "
-               "0.6-0.75 dB worse on smooth images such as cells.",
+    "denoise": "After the fit, filter the noisy image once more with the network's output as the "
+               "guide of a Wiener filter (seconds). Used with the mse loss only: it assumes noise "
+               "of one level over the image. wiener: in small sliding windows (+0.4 dB on average "
+               "on the paper's Gaussian-noise images). bm-wiener (default): also groups similar "
+               "blocks on edges and texture, as BM3D does, 5-7x the time of wiener; "
+               "a further +0.1 to +0.4 dB on photographs, about the same on smooth images.",
     "sr": "project: after the fit, correct the output by the least change that makes its "
           "downsampled image equal the input exactly (a second; +0.1 dB on average on Set5 x4). "
           "It assumes a noise-free input: choose none for a noisy one.",

@@ -79,11 +79,16 @@ class Config:
         empirical Wiener filter in a sliding 8×8 DCT (colour images in an opponent colour space;
         :func:`napari_dip.core.refine.wiener_refine`); seconds. Measured on the paper's 9
         denoising images (docs/benchmarks.md): the network's output 30.45 dB on average, 30.84
-        after the step (+0.12 on hill to +0.84 on baboon). ``"bm-wiener"`` is the same filter
-        on groups of similar 8×8 blocks found in the pilot (BM3D's second stage with its block
-        matching): about 10× slower (still seconds); on 256² crops (benchmarks/refine.py) +0.07
-        to +0.32 dB over ``"wiener"`` on natural, textured images but 0.6–0.75 dB worse on the
-        smooth cell and moon images, so not the preset's choice.
+        after the step (+0.12 on hill to +0.84 on baboon). ``"bm-wiener"`` (the fast preset's
+        choice) adds BM3D's block matching: on the pilot's edges and texture the same filter works
+        on groups of similar 8×8 blocks, in its flat regions the sliding window's estimate is
+        kept (grouping trusts the pilot more, which on smooth images such as cells keeps the
+        low-frequency blotches the network leaves; :data:`napari_dip.core.refine.EDGE_RAMP`).
+        About 5-7× the sliding filter's time: 6-8 s for a 512² RGB image here, ~150 s at 2048².
+        Over ``"wiener"``:
+        +0.10 dB on average on 11 scikit-image crops (-0.01 to +0.22; Gaussian σ 25 and 50,
+        Poisson) and +0.14 dB on 6 of the paper's 9 denoising images (+0.01 to +0.39, on the
+        preset's own fits; benchmarks/refine.py saved, docs/benchmarks.md).
         ``"project"`` (super-resolution) moves the output by the least change that makes its
         downsampled image equal the input exactly
         (:func:`napari_dip.core.refine.project_to_measurement`); it assumes a noise-free input, as
@@ -381,9 +386,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # and changed nothing on camera and gravel (docs/benchmarks.md)
                     "stop_noise_floor": 1.0,
                     # the output as the pilot of an empirical Wiener filter of the noisy image:
-                    # denoise-sigma25 30.45 -> 30.84 dB on average (+0.12 to +0.84), about 3 s per
-                    # 512² RGB image (docs/benchmarks.md)
-                    "refine": "wiener"},
+                    # denoise-sigma25 30.45 -> 30.84 dB on average (+0.12 to +0.84) with the
+                    # sliding window ("wiener"); block matching on edges and texture
+                    # ("bm-wiener", 6-8 s per 512² RGB image) adds 0.14 dB on 6 of the 9 (30.48 ->
+                    # 30.62 on those) and 0.10 on 11 scikit-image crops (docs/benchmarks.md)
+                    "refine": "bm-wiener"},
         # 16 skip channels: +0.5 dB at every iteration count for 9 % more time per step (tune.py).
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR
         # still climbs at 3000 steps on the tuning crops, where the variance rule cost 1.1-1.4 dB

@@ -35,6 +35,12 @@ from .noise import estimate_noise_variance
 OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], dtype=np.float64)
 OPPONENT /= np.linalg.norm(OPPONENT, axis=1, keepdims=True)
 
+#: Where ``bm-wiener`` moves from the sliding window's estimate to the grouped one: the pilot's
+#: gradient magnitude (Gaussian derivative at a 2-pixel scale) from the first to the second value,
+#: in noise standard deviations per pixel. Grouping trusts the pilot more: on edges and texture
+#: that gains, in flat regions it keeps the pilot's low-frequency blotches (benchmarks/refine.py).
+EDGE_RAMP = (0.08, 0.16)
+
 # coefficient-map elements per chunk of patch rows: bounds memory on large planes (~64 MB each)
 _CHUNK_ELEMENTS = 1 << 24
 
@@ -70,6 +76,18 @@ def _filter_channel(noisy: torch.Tensor, pilot: torch.Tensor, var: float,
     return num / den
 
 
+def edge_weight(image: np.ndarray, sigma: float, ramp: tuple[float, float] = EDGE_RAMP,
+                scale: float = 2.0) -> np.ndarray:
+    """Per pixel of ``image`` (H, W), 0 where it is flat and 1 on edges and texture: its gradient
+    magnitude at ``scale`` pixels mapped linearly from ``ramp[0] * sigma`` (0) to
+    ``ramp[1] * sigma`` (1); ``sigma`` is the noise's standard deviation in the image's units."""
+    from scipy import ndimage
+
+    lo, hi = ramp[0] * sigma, ramp[1] * sigma
+    g = ndimage.gaussian_gradient_magnitude(np.asarray(image, dtype=np.float64), scale)
+    return np.clip((g - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+
+
 def _starts(length: int, block: int, stride: int) -> torch.Tensor:
     """Block positions every ``stride`` pixels along an axis, the last one flush with the end."""
     s = list(range(0, length - block + 1, stride))
@@ -99,14 +117,21 @@ def match_blocks(guide: torch.Tensor, block: int, stride: int, radius: int,
                             for dx in range(-radius, radius + 1)])
     best = torch.full((group, ry.numel()), math.inf)
     best_i = torch.zeros((group, ry.numel()), dtype=torch.long)
-    g = guide[None, None]
+    g = guide.double()
+    # block sums from an integral image, read at the reference corners only (float64: the
+    # differences of large running sums must keep the small distances exact enough)
+    at = (ry * (w + 1) + rx, ry * (w + 1) + rx + block, (ry + block) * (w + 1) + rx,
+          (ry + block) * (w + 1) + rx + block)
     for c0 in range(0, len(offsets), 64):  # 64 displacements at a time: bounded memory
         dists = []
         for dy, dx in offsets[c0:c0 + 64].tolist():
             # wrapped pixels only reach blocks whose partner lies outside, masked below
-            sq = (g - torch.roll(g, shifts=(-dy, -dx), dims=(2, 3))).square()
-            d = F.avg_pool2d(sq, block, stride=1)[0, 0][ry, rx]
+            sq = (g - torch.roll(g, shifts=(-dy, -dx), dims=(0, 1))).square()
+            s = F.pad(sq.cumsum(0).cumsum(1), (1, 0, 1, 0)).reshape(-1)
+            d = ((s[at[3]] - s[at[1]] - s[at[2]] + s[at[0]]) / (block * block)).float()
             ty, tx = ry + dy, rx + dx
+            if dy == 0 and dx == 0:  # the reference itself, first even among ties (flat regions):
+                d = torch.full_like(d, -1.0)  # every pixel then lies in some group
             dists.append(d.masked_fill((ty < 0) | (ty >= ph) | (tx < 0) | (tx >= pw), math.inf))
         d = torch.stack(dists)
         idx = torch.arange(c0, c0 + len(dists))[:, None].expand_as(d)
@@ -157,7 +182,8 @@ def _filter_grouped(noisy: torch.Tensor, pilot: torch.Tensor, variances: Sequenc
 
 def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Sequence[float] | None = None,
                   *, block: int = 8, colour: bool | None = None, grouped: bool = False,
-                  group: int = 16, radius: int = 16, stride: int = 3) -> np.ndarray:
+                  group: int = 16, radius: int = 16, stride: int = 3,
+                  edge_ramp: tuple[float, float] | None = EDGE_RAMP) -> np.ndarray:
     """Filter ``noisy`` with the empirical Wiener gains of ``pilot`` in a sliding-window DCT, or
     in groups of similar blocks (``grouped``).
 
@@ -166,7 +192,9 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     noisy : array, shape (C, H, W), float
         The noisy image (white noise, the same variance at every pixel of a channel).
     pilot : array, shape (C, H, W), float
-        An estimate of the clean image in the same units, e.g. the network's output.
+        An estimate of the clean image in the same units, e.g. the network's output. NaN where
+        there is none (tiles a stopped run never reached): those pixels come back NaN, the others
+        are filtered with the noisy image standing in for the pilot there.
     noise_var : float, sequence of C floats or None
         Noise variance in the image's units squared (per channel); None estimates it from
         ``noisy`` (:func:`napari_dip.core.noise.estimate_noise_variance`).
@@ -182,12 +210,16 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
         Filter each block together with the ``group`` blocks most like it in the pilot within
         ``radius`` pixels (BM3D's second stage; reference blocks every ``stride`` pixels). The
         blocks are matched on the luminance (colour) or the channels' mean. Slower (about 1-2 s
-        for a 256² image here, against 0.05-0.15 s). Better on textured photographs (+0.07 to
-        +0.32 dB over the sliding window on 256² crops), worse on smooth images (cell, moon:
-        -0.6 to -0.75 dB); ``benchmarks/refine.py``, docs/benchmarks.md.
+        for a 256² image here, against 0.05-0.15 s). Grouped everywhere (``edge_ramp=None``) it
+        is better on textured photographs and worse on smooth images (cell, moon: -0.6 to
+        -0.9 dB against the sliding window); ``benchmarks/refine.py``, docs/benchmarks.md.
     group, radius, stride : int
         The grouped filter's group size (rounded down to a power of 2 where a small plane has
         fewer blocks), search radius and reference spacing, in blocks and pixels.
+    edge_ramp : (float, float) or None
+        With ``grouped``: the grouped estimate only on the pilot's edges and texture, the sliding
+        window's in its flat regions, blended by :func:`edge_weight` of the pilot's channel mean
+        with these thresholds (noise standard deviations per pixel). None: grouped everywhere.
 
     Returns
     -------
@@ -201,6 +233,12 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     c, h, w = noisy.shape
     if min(h, w) < block:
         return pilot.astype(np.float32)
+    # pixels without an estimate (NaN where a stopped run never reached): the input stands in for
+    # the pilot there, so that windows and groups reaching them stay finite; they stay NaN
+    missing = ~np.isfinite(pilot)
+    if missing.any():
+        noisy = np.nan_to_num(noisy)
+        pilot = np.where(missing, noisy, pilot)
     colour = c == 3 if colour is None else bool(colour)
     if colour and c != 3:
         raise ValueError(f"colour filtering needs 3 channels (R, G, B), not {c}.")
@@ -210,27 +248,35 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     else:
         v = np.broadcast_to(np.asarray(noise_var, dtype=np.float64), (c,))
     variances = list(OPPONENT ** 2 @ v) if colour else list(v)
+    # grouped on edges and texture, sliding in flat regions: decided on the pilot's channel mean
+    edges = edge_weight(pilot.mean(0), math.sqrt(float(np.mean(v))), edge_ramp) \
+        if grouped and edge_ramp is not None and np.mean(v) > 0 else None
     if colour:
         noisy = np.einsum("ij,jhw->ihw", OPPONENT, noisy)
         pilot = np.einsum("ij,jhw->ihw", OPPONENT, pilot)
     out = np.empty((c, h, w), dtype=np.float64)
     live = [k for k in range(c) if variances[k] > 0]  # noiseless channels keep the pilot
     out[:] = pilot
+    # each filter only where some pixel takes it (a flat plane needs no block matching)
+    run_grouped = bool(live) and grouped and (edges is None or bool(edges.any()))
+    run_sliding = bool(live) and (not grouped or (edges is not None and not bool((edges == 1).all())))
     with torch.no_grad():
-        if grouped and live:  # one block matching, on the pilot, serves every channel
+        if run_grouped:  # one block matching, on the pilot, serves every channel
             p = torch.from_numpy(pilot).float()
             guide = p[0] if colour else p.mean(0)
             out[live] = _filter_grouped(torch.from_numpy(noisy[live]).float(), p[live],
                                         [variances[k] for k in live], guide, block, stride,
                                         radius, group).double().numpy()
-        elif live:
+        if run_sliding:
             basis = dct_filters(block)
             for k in live:
-                out[k] = _filter_channel(torch.from_numpy(noisy[k]).float(),
-                                         torch.from_numpy(pilot[k]).float(), float(variances[k]),
-                                         basis).double().numpy()
+                sliding = _filter_channel(torch.from_numpy(noisy[k]).float(),
+                                          torch.from_numpy(pilot[k]).float(), float(variances[k]),
+                                          basis).double().numpy()
+                out[k] = sliding if not run_grouped else edges * out[k] + (1.0 - edges) * sliding
     if colour:
         out = np.einsum("ij,jhw->ihw", OPPONENT.T, out)
+    out[missing] = np.nan
     return out.astype(np.float32)
 
 
