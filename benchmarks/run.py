@@ -325,7 +325,7 @@ CASES = {"denoise-sigma25": denoise_cases, "inpaint-50pct": inpaint_cases, "sr-x
 
 
 def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: dict[str, Any],
-            history_every: int) -> dict[str, Any]:
+            history_every: int, save_dir: Path | None = None) -> dict[str, Any]:
     from napari_dip.api import restore_iter
     from napari_dip.core.fit import drain
 
@@ -365,6 +365,11 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
             curve.append((p.iteration, clean_float(psnr_y(case.truth, y, border=4))))
 
     result = drain(gen, record)
+    if save_dir is not None:  # input, truth and output, to study steps after the fit offline
+        save_dir.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(save_dir / f"{set_name}-{case.name}.npz", input=case.image,
+                            output=result.image,
+                            **({} if case.truth is None else {"truth": case.truth}))
     scores = case.score(result.image)
     if case.task == "inpaint":
         # psnr/ssim score the engine's default output (known pixels as given, the network's output
@@ -438,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dip", action="store_true", help="run only the baselines")
     ap.add_argument("--history-every", type=int, default=10, help="keep every N-th iteration's PSNR")
     ap.add_argument("--force", action="store_true", help="recompute records already in the file")
+    ap.add_argument("--save-outputs", type=Path, metavar="DIR",
+                    help="also save each image's input, truth and restored output (float32) as "
+                         "DIR/SET-IMAGE.npz, e.g. with --set refine=none to try steps after the fit")
     ap.add_argument("--pause-file", type=Path,
                     help="between records, wait while this file exists (to run something else on "
                          "the machine without distorting a timing)")
@@ -462,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_dip:
             jobs.append(("dip", args.preset, args.max_iterations, okey,
                          lambda c=case: run_dip(args.set, c, args.preset, args.max_iterations, overrides,
-                                                args.history_every)))
+                                                args.history_every, args.save_outputs)))
         if not args.no_baselines:
             for m, fn in case.baselines.items():
                 jobs.append((m, None, None, "", lambda c=case, fn=fn: run_baseline(c, fn)))
