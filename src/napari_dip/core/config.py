@@ -87,7 +87,7 @@ class Config:
         About 5-7× the sliding filter's time: 6-8 s for a 512² RGB image here, ~150 s at 2048².
         Over ``"wiener"``:
         +0.10 dB on average on 11 scikit-image crops (-0.01 to +0.22; Gaussian σ 25 and 50,
-        Poisson) and +0.14 dB on 6 of the paper's 9 denoising images (+0.01 to +0.39, on the
+        Poisson) and +0.14 dB on 7 of the paper's 9 denoising images (+0.01 to +0.39, on the
         preset's own fits; benchmarks/refine.py saved, docs/benchmarks.md).
         ``"project"`` (super-resolution) moves the output by the least change that makes its
         downsampled image equal the input exactly
@@ -388,8 +388,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # the output as the pilot of an empirical Wiener filter of the noisy image:
                     # denoise-sigma25 30.45 -> 30.84 dB on average (+0.12 to +0.84) with the
                     # sliding window ("wiener"); block matching on edges and texture
-                    # ("bm-wiener", 6-8 s per 512² RGB image) adds 0.14 dB on 6 of the 9 (30.48 ->
-                    # 30.62 on those) and 0.10 on 11 scikit-image crops (docs/benchmarks.md)
+                    # ("bm-wiener", 6-8 s per 512² RGB image) adds 0.14 dB on 7 of the 9 (30.75 ->
+                    # 30.89 on those) and 0.10 on 11 scikit-image crops (docs/benchmarks.md)
                     "refine": "bm-wiener"},
         # 16 skip channels: +0.5 dB at every iteration count for 9 % more time per step (tune.py).
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR
