@@ -81,8 +81,20 @@ def fit_pilot(image: str, noise: str, seed: int,
     return noisy, clean, res.image, facts
 
 
-#: record key → wiener_refine's options: the engine's two steps and grouping on every pixel
+#: record key prefix → wiener_refine's options: the engine's two steps and grouping on every pixel
 STEPS = {"": {}, "grouped_": {"grouped": True}, "everywhere_": {"grouped": True, "edge_ramp": None}}
+#: Config.refine → its STEPS prefix
+CONFIG_STEPS = {"wiener": "", "bm-wiener": "grouped_"}
+
+
+def record_keys(refine: str) -> tuple[str, str | None] | None:
+    """A record's (PSNR key, seconds key) for the output of ``Config.refine`` = ``refine``."""
+    if refine == "none":
+        return "psnr_before_refine", None
+    if refine not in CONFIG_STEPS:
+        return None
+    prefix = CONFIG_STEPS[refine]
+    return f"psnr_{prefix}refined", f"{prefix}refine_seconds"
 
 
 def run_one(image: str, noise: str, seed: int, cache: Path | None = None) -> dict:

@@ -427,16 +427,12 @@ def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
                    rows)]
 
 
-#: refine.py saved's record key holding each Config.refine value's PSNR and seconds
-_SAVED_KEYS = {"none": ("psnr_before_refine", None), "wiener": ("psnr", "refine_seconds"),
-               "bm-wiener": ("psnr_grouped_refined", "grouped_refine_seconds")}
-
-
 def saved_step_lines(set_name: str, recs: list[dict], saved: dict[tuple[str, str], dict],
                      n_all: int) -> list[str]:
     """Issue 5's targets for the current preset when its runs differ from it only in the step after
     the fit: that step scored on the runs' own fits (``refine.py saved``), the runs' wall-clock with
     the old step's seconds swapped for the new one's (both measured by ``refine.py saved``)."""
+    import refine
     from napari_dip.core.config import Config
 
     if set_name not in TARGETS:
@@ -449,8 +445,8 @@ def saved_step_lines(set_name: str, recs: list[dict], saved: dict[tuple[str, str
         sv = saved.get((set_name, i))
         if sv is None or preset_changes(r) != {"refine": (r["config"].get("refine"), step)}:
             continue
-        old_key, old_sec = _SAVED_KEYS.get(r["config"].get("refine"), (None, None))
-        new_key, new_sec = _SAVED_KEYS.get(step, (None, None))
+        old_key, old_sec = refine.record_keys(r["config"].get("refine", "none")) or (None, None)
+        new_key, new_sec = refine.record_keys(step) or (None, None)
         # the same fit: the saved output's score with the run's own step is the run's PSNR
         if old_key is None or new_key is None or abs(sv[old_key] - r["psnr"]) > 0.02:
             continue

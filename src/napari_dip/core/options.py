@@ -20,6 +20,7 @@ def refine_choices(task: str) -> list[str]:
     """The ``Config.refine`` values that mean something for ``task``: ``"none"`` first."""
     return ["none"] + [r for r, tasks in REFINE_TASKS.items() if task in tasks]
 
+
 _METRIC_LABELS = {"psnr_before_refine": "PSNR before the refine step"}
 
 
