@@ -87,6 +87,42 @@ def test_match_blocks_finds_exact_repeats():
     assert my.min() >= 0 and my.max() <= 40 and mx.min() >= 0 and mx.max() <= 40
 
 
+def test_match_blocks_picks_the_nearest_blocks_by_brute_force():
+    """On a non-square noisy plane whose last reference row and column sit flush with the edges:
+    the matched blocks' distances are the smallest of every candidate within the radius."""
+    rng = np.random.default_rng(3)
+    guide = torch.from_numpy(rng.random((29, 38))).float()
+    block, radius, group = 8, 5, 4
+    my, mx = refine.match_blocks(guide, block=block, stride=3, radius=radius, group=group)
+    g = guide.double().numpy()
+    h, w = g.shape
+    for k, (y0, x0) in enumerate(zip(my[:, 0].tolist(), mx[:, 0].tolist(), strict=True)):
+        ref = g[y0:y0 + block, x0:x0 + block]
+        dist = sorted(((g[y:y + block, x:x + block] - ref) ** 2).sum()
+                      for y in range(max(0, y0 - radius), min(h - block, y0 + radius) + 1)
+                      for x in range(max(0, x0 - radius), min(w - block, x0 + radius) + 1))
+        got = sorted(((g[y:y + block, x:x + block] - ref) ** 2).sum()
+                     for y, x in zip(my[k].tolist(), mx[k].tolist(), strict=True))
+        np.testing.assert_allclose(got, dist[:group], rtol=1e-5, atol=1e-6)
+    assert set(my[:, 0].tolist()) == set(refine._starts(h, block, 3).tolist())
+    assert set(mx[:, 0].tolist()) == set(refine._starts(w, block, 3).tolist())
+
+
+def test_second_pass_only_for_a_pilot_the_first_pass_corrects_much():
+    """A blurred pilot is far from the image: the first pass changes it by much more than
+    REPEAT_ABOVE noise variances, and filtering again with the first pass's output as the pilot
+    gains. Below the threshold: one pass, as without it."""
+    clean, noisy = _noisy_planes(astronaut_crop(96), 20.0)
+    pilot = ndi.gaussian_filter(noisy, (0, 1.5, 1.5))
+    one = refine.wiener_refine(noisy, pilot, grouped=True)
+    two = refine.wiener_refine(noisy, pilot, grouped=True, repeat_above=refine.REPEAT_ABOVE)
+    again = refine.wiener_refine(noisy, one, grouped=True)
+    np.testing.assert_allclose(two, again, atol=1e-5)
+    print(f"one pass {psnr(clean, one, data_range=1.0):.2f} dB, two {psnr(clean, two, data_range=1.0):.2f}")
+    assert psnr(clean, two, data_range=1.0) > psnr(clean, one, data_range=1.0) + 0.1
+    np.testing.assert_array_equal(refine.wiener_refine(noisy, pilot, grouped=True, repeat_above=1e9), one)
+
+
 @pytest.mark.parametrize("colour", [True, False])
 def test_grouped_refine_improves_a_smoothed_pilot(colour):
     clean, noisy = _noisy_planes(astronaut_crop(96), 20.0)

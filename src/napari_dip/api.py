@@ -19,6 +19,7 @@ import numpy as np
 
 from .core.arrays import Layout, Normalizer, check_finite_array, resolve_output_dtype
 from .core.config import Config
+from .core.options import FUSION_MODES
 
 __all__ = ["Result", "deblur", "denoise", "fuse", "inpaint", "restore_iter", "super_resolve"]
 
@@ -287,12 +288,12 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
     from .core.options import REFINE_TASKS
-    from .core.refine import project_to_measurement, wiener_refine
+    from .core.refine import REPEAT_ABOVE, project_to_measurement, wiener_refine
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
-    if task == "fuse" and fusion not in ("gradient", "guided"):
-        raise ValueError(f"fusion must be 'gradient' or 'guided'; got {fusion!r}.")
+    if task == "fuse" and fusion not in FUSION_MODES:
+        raise ValueError(f"fusion must be {' or '.join(map(repr, FUSION_MODES))}; got {fusion!r}.")
     cfg = _config(task, preset, config, settings, fusion if task == "fuse" else None)
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
@@ -502,8 +503,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
                 step = project_to_measurement(y_plane[0], plane_out,
                                               ops.Downsample(out_factor, kernel).double())
             else:  # the network's output as the pilot of a Wiener filter of the noisy plane
-                step = wiener_refine(y_plane[0], plane_out, colour=colour,
-                                     grouped=cfg.refine == "bm-wiener")
+                grouped = cfg.refine == "bm-wiener"
+                step = wiener_refine(y_plane[0], plane_out, colour=colour, grouped=grouped,
+                                     repeat_above=REPEAT_ABOVE if grouped else None)
             # clipped to the range the network's output has
             plane_out = np.clip(step, 0.0, 1.0).astype(plane_out.dtype)
         out_planes.append(plane_out)

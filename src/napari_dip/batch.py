@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from .core.config import PRESETS
+from .core.options import DOWNSAMPLE_KERNELS, LOSSES, PRECISIONS, SR_FACTORS
+
 __all__ = ["Task", "batch", "collect_tasks", "run_task"]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".zarr")
@@ -651,16 +654,16 @@ def add_parser(sub) -> None:
     p.add_argument("--holes", action="store_true", help="inpaint: the mask marks pixels to fill")
     p.add_argument("--replace-known", action="store_true",
                    help="inpaint: the network's output everywhere (default: known pixels unchanged)")
-    p.add_argument("--factor", type=int, choices=[2, 3, 4, 8], help="sr: upsampling factor")
-    p.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "bicubic", "box"])
+    p.add_argument("--factor", type=int, choices=SR_FACTORS, help="sr: upsampling factor")
+    p.add_argument("--kernel", default="lanczos2", choices=DOWNSAMPLE_KERNELS)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--psf", help="deblur: PSF image file")
     g.add_argument("--psf-sigma", type=float, help="deblur: Gaussian PSF width in pixels")
-    p.add_argument("--loss", choices=["mse", "l1", "poisson"])
-    p.add_argument("--preset", default="fast", choices=["fast", "paper"])
+    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument("--preset", default="fast", choices=list(PRESETS))
     p.add_argument("--iterations", type=int, help="iteration budget per plane")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--seed", type=int)
     a = p.add_mutually_exclusive_group()
     a.add_argument("--channel-axis", type=int, help="axis of a multichannel image")

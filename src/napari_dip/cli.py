@@ -10,7 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.options import metric_label, refine_choices
+from .core.config import PRESETS
+from .core.options import (
+    DOWNSAMPLE_KERNELS,
+    FUSION_MODES,
+    LOSSES,
+    PRECISIONS,
+    SR_FACTORS,
+    metric_label,
+    refine_choices,
+)
 from .io import finer_pixel_size, read_image, read_pixel_size, write_image
 
 
@@ -80,10 +89,10 @@ def _settings(args) -> dict:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output file (.tif keeps float32, .png)")
-    p.add_argument("--preset", default="fast", choices=["fast", "paper"])
+    p.add_argument("--preset", default="fast", choices=list(PRESETS))
     p.add_argument("--iterations", type=int, help="iteration budget (the automatic stop may end sooner)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--seed", type=int, help="random seed (default 0: repeatable)")
     p.add_argument("--channel-axis", type=int, help="axis of a multichannel image")
     p.add_argument("--axes", help="the image's axes, one letter each, e.g. TYX or ZCYX: Y, X form "
@@ -101,12 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("denoise", help="remove noise")
     p.add_argument("input")
-    p.add_argument("--loss", choices=["mse", "l1", "poisson"])
+    p.add_argument("--loss", choices=LOSSES)
     p.add_argument("--refine", choices=refine_choices("denoise"),
                    help="Wiener step after the fit, guided by the network's output (mse loss only). "
                         "wiener: sliding 8x8 windows; bm-wiener (the fast preset's default): also "
                         "filters groups of similar blocks together on edges and texture, as BM3D "
-                        "does (5-7x the time, seconds; better on photographs)")
+                        "does, twice when the network's output was far off (5-10x the time, "
+                        "seconds; better on average)")
     _common(p)
     p = sub.add_parser("inpaint", help="fill masked pixels")
     p.add_argument("input")
@@ -117,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("sr", help="super-resolution")
     p.add_argument("input")
-    p.add_argument("--factor", type=int, default=4, choices=[2, 3, 4, 8])
-    p.add_argument("--kernel", default="lanczos2", choices=["lanczos2", "bicubic", "box"])
+    p.add_argument("--factor", type=int, default=4, choices=SR_FACTORS)
+    p.add_argument("--kernel", default="lanczos2", choices=DOWNSAMPLE_KERNELS)
     p.add_argument("--refine", choices=refine_choices("sr"),
                    help="after the fit, the least change that makes the output's downsampled image "
                         "equal the input (assumes a noise-free input; the fast preset's default: "
@@ -133,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fuse", help="fuse two co-registered images")
     p.add_argument("input")
     p.add_argument("second")
-    p.add_argument("--mode", default="gradient", choices=["gradient", "guided"])
+    p.add_argument("--mode", default="gradient", choices=FUSION_MODES)
     p.add_argument("--weight", type=float, default=0.5, help="intensity weight of the first image")
     _common(p)
     p = sub.add_parser("demo", help="corrupt bundled images, restore them with every task, report")

@@ -7,11 +7,20 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .options import DEVICES, LOSSES, NETWORKS, PRECISIONS, REFINES, UPSAMPLE_MODES, NetworkSpec
+from .options import (
+    DEVICES,
+    FUSION_MODES,
+    LOSSES,
+    NETWORKS,
+    PRECISIONS,
+    REFINES,
+    UPSAMPLE_MODES,
+    NetworkSpec,
+)
 
 TASKS = ("denoise", "inpaint", "sr", "deblur", "fuse")
 #: Variants of a task that a preset may tune apart (``PRESETS[name]["task:mode"]``).
-TASK_MODES = {"fuse": ("gradient", "guided")}
+TASK_MODES = {"fuse": FUSION_MODES}
 STOP_RULES = ("auto", "fixed")
 STOP_OUTPUTS = ("average", "minimum")
 INPUT_CODES = ("random", "data")
@@ -84,11 +93,13 @@ class Config:
         on groups of similar 8×8 blocks, in its flat regions the sliding window's estimate is
         kept (grouping trusts the pilot more, which on smooth images such as cells keeps the
         low-frequency blotches the network leaves; :data:`napari_dip.core.refine.EDGE_RAMP`).
-        About 5-7× the sliding filter's time: 6-8 s for a 512² RGB image here, ~150 s at 2048².
-        Over ``"wiener"``:
-        +0.10 dB on average on 11 scikit-image crops (-0.01 to +0.22; Gaussian σ 25 and 50,
-        Poisson) and +0.14 dB on 7 of the paper's 9 denoising images (+0.01 to +0.39, on the
-        preset's own fits; benchmarks/refine.py saved, docs/benchmarks.md).
+        When its first pass changes the pilot by much (a weak pilot: smooth images the stop ended
+        early, heavy texture) it filters once more with its own output as the pilot
+        (:data:`napari_dip.core.refine.REPEAT_ABOVE`). 5-14 s for a 512² RGB image here.
+        Over ``"wiener"``: +0.35 dB on average on 14 scikit-image crops (-0.10 to +0.98;
+        Gaussian σ 25 and 50, Poisson) and +0.20 dB on the paper's 9 denoising images (+0.06 to
+        +0.39, 30.84 -> 31.03 dB, on the preset's own fits; benchmarks/refine.py saved,
+        docs/benchmarks.md).
         ``"project"`` (super-resolution) moves the output by the least change that makes its
         downsampled image equal the input exactly
         (:func:`napari_dip.core.refine.project_to_measurement`); it assumes a noise-free input, as
@@ -388,8 +399,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # the output as the pilot of an empirical Wiener filter of the noisy image:
                     # denoise-sigma25 30.45 -> 30.84 dB on average (+0.12 to +0.84) with the
                     # sliding window ("wiener"); block matching on edges and texture
-                    # ("bm-wiener", 6-8 s per 512² RGB image) adds 0.14 dB on 7 of the 9 (30.75 ->
-                    # 30.89 on those) and 0.10 on 11 scikit-image crops (docs/benchmarks.md)
+                    # ("bm-wiener", 5-14 s per 512² RGB image; a second pass when the first
+                    # changed the pilot by much) adds 0.20 dB (30.84 -> 31.03 on the 9, +0.06 to
+                    # +0.39) and 0.35 on 14 scikit-image crops. Always two passes: -0.02 on the
+                    # 9; BM3D's 32 blocks in a 39² window: -0.01 (docs/benchmarks.md)
                     "refine": "bm-wiener"},
         # 16 skip channels: +0.5 dB at every iteration count for 9 % more time per step (tune.py).
         # A fixed budget, as for sr: with exact known pixels there is no noise to overfit, PSNR

@@ -11,6 +11,7 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 LOSSES = ("mse", "l1", "poisson")
 DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 SR_FACTORS = (2, 3, 4, 8)
+FUSION_MODES = ("gradient", "guided")
 REFINES = ("none", "wiener", "bm-wiener", "project")
 #: The tasks each step after the fit (``Config.refine``) applies to; the others ignore it.
 REFINE_TASKS = {"wiener": ("denoise",), "bm-wiener": ("denoise",), "project": ("sr",)}
