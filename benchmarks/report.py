@@ -1108,7 +1108,10 @@ def tiling_section(d: dict, folder: Path, md_dir: Path) -> list[str]:
              "iterations per tile (peak memory does not depend on the number of iterations), each "
              "configuration in a fresh process; peak resident memory of that process. Runs from "
              "2026-12-04 on include the preset's step after the fit (`refine` = bm-wiener on the whole "
-             "plane: most of the 2048² runs' seconds, about 150 s, and +0.7 GiB of the tiled peak).", ""]
+             "plane: most of the 2048² runs' seconds, and +0.7 GiB of the tiled peak, 2805 MiB in "
+             "174 s; from 2026-12-05 its block matching is 3.7× faster and it filters twice when the "
+             "first pass changes the pilot by much, as it does on these few-iteration fits: 3203 MiB "
+             "in 123 s).", ""]
     cpus = sorted({f"{r['machine'].get('cpu')} ({r['timestamp'][:10]})" for r in recs
                    if r.get("machine") and r.get("timestamp")})
     if cpus:
@@ -1251,6 +1254,17 @@ def refine_section(store: dict, saved: dict | None = None) -> list[str]:
                   f"({_mean(g):+.2f}, from {min(g):+.2f} to {max(g):+.2f}), grouped everywhere "
                   f"{mean_of('psnr_everywhere_refined'):.2f}.", ""]
     return lines
+
+
+def refine_variants_section(store: dict) -> list[str]:
+    """``benchmarks/refine_variants.py``: changes to ``bm-wiener`` tried on saved fits, and dropped."""
+    import refine_variants
+
+    if not store["records"]:
+        return []
+    doc = " ".join(refine_variants.__doc__.split("\n\n")[2].split())
+    return ["Variants of the `bm-wiener` step (`benchmarks/refine_variants.py --outputs DIR --pilots "
+            f"DIR`). {doc}", "", *[f"- {line}" for line in refine_variants.summary(store)], ""]
 
 
 def deblur_headroom_section(store: dict) -> list[str]:
@@ -1425,6 +1439,8 @@ def main(argv: list[str] | None = None) -> int:
             saved = folder / "refine-saved.json"
             lines += refine_section(json.loads((folder / "refine.json").read_text()),
                                     json.loads(saved.read_text()) if saved.exists() else None)
+        if (folder / "refine-variants.json").exists():
+            lines += refine_variants_section(json.loads((folder / "refine-variants.json").read_text()))
         if (folder / "averaging.json").exists():
             lines += averaging_section(json.loads((folder / "averaging.json").read_text()))
         if (folder / "prototype-levers.json").exists():
