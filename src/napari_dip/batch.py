@@ -660,7 +660,7 @@ def add_parser(sub) -> None:
     g.add_argument("--psf", help="deblur: PSF image file")
     g.add_argument("--psf-sigma", type=float, help="deblur: Gaussian PSF width in pixels")
     p.add_argument("--loss", choices=LOSSES)
-    p.add_argument("--preset", default="fast", choices=list(PRESETS))
+    p.add_argument("--preset", default="fast", choices=sorted(PRESETS))
     p.add_argument("--iterations", type=int, help="iteration budget per plane")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=PRECISIONS)

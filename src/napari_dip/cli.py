@@ -89,7 +89,7 @@ def _settings(args) -> dict:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output file (.tif keeps float32, .png)")
-    p.add_argument("--preset", default="fast", choices=list(PRESETS))
+    p.add_argument("--preset", default="fast", choices=sorted(PRESETS))
     p.add_argument("--iterations", type=int, help="iteration budget (the automatic stop may end sooner)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=PRECISIONS)
