@@ -255,10 +255,10 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     # pixels without an estimate (NaN where a stopped run never reached): the input stands in for
     # the pilot there, so that windows and groups reaching them stay finite; they stay NaN
     missing = ~np.isfinite(pilot)
-    noisy_in = noisy  # as given, for a second pass
     if missing.any():
         noisy = np.nan_to_num(noisy)
         pilot = np.where(missing, noisy, pilot)
+    noisy_rgb, pilot_rgb = noisy, pilot  # as filled in, before any colour transform: a second pass
     colour = c == 3 if colour is None else bool(colour)
     if colour and c != 3:
         raise ValueError(f"colour filtering needs 3 channels (R, G, B), not {c}.")
@@ -297,10 +297,9 @@ def wiener_refine(noisy: np.ndarray, pilot: np.ndarray, noise_var: float | Seque
     if colour:
         out = np.einsum("ij,jhw->ihw", OPPONENT.T, out)
     if repeat_above is not None and np.mean(v) > 0:
-        first = np.einsum("ij,jhw->ihw", OPPONENT.T, pilot) if colour else pilot
-        change = float(np.mean((out - first)[:, ~missing.any(0)] ** 2)) / float(np.mean(v))
+        change = float(np.mean((out - pilot_rgb)[:, ~missing.any(0)] ** 2)) / float(np.mean(v))
         if change > repeat_above:
-            out = wiener_refine(noisy_in, out, v, block=block, colour=colour, grouped=grouped,
+            out = wiener_refine(noisy_rgb, out, v, block=block, colour=colour, grouped=grouped,
                                 group=group, radius=radius, stride=stride, edge_ramp=edge_ramp)
     out[missing] = np.nan
     return out.astype(np.float32)
