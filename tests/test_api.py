@@ -159,7 +159,9 @@ def test_inpaint_keeps_known_pixels_exactly():
     # keep_known=False: every pixel is the network's output
     raw = nd.inpaint(damaged, known, keep_known=False, **TINY)
     assert not np.allclose(raw.image[known], damaged[known])
-    np.testing.assert_allclose(raw.image[~known], res.image[~known], atol=1e-5)  # same run otherwise
+    # the same run otherwise, without the DCT fill after the fit (it needs the known pixels exact)
+    unrefined = nd.inpaint(damaged, known, refine="none", **TINY)
+    np.testing.assert_allclose(raw.image[~known], unrefined.image[~known], atol=1e-5)
     # uint8 output in the input's dtype keeps the known values bit for bit
     u8 = np.where(known, camera_crop(32), 0).astype(np.uint8)
     out = nd.inpaint(u8, known, output_dtype="input", **TINY).image

@@ -680,7 +680,11 @@ def test_refine_field_only_where_a_step_exists_and_follows_the_preset(make_napar
     assert sr.advanced["refine"].value == nd.Config.preset("fast", "sr").refine == "project"
     assert "project" in sr.advanced["refine"].tooltip
     inpaint = open_widget(viewer, "Inpaint")
-    assert "refine" not in inpaint.advanced  # no step after the fit for the other tasks
+    assert list(inpaint.advanced["refine"].choices) == ["none", "fill-dct"]
+    assert inpaint.advanced["refine"].value == nd.Config.preset("fast", "inpaint").refine == "fill-dct"
+    assert "fill-dct" in inpaint.advanced["refine"].tooltip
+    deblur = open_widget(viewer, "Deblur")
+    assert "refine" not in deblur.advanced  # no step after the fit for the other tasks
 
 
 def test_device_choices_are_present_devices(make_napari_viewer):

@@ -242,7 +242,9 @@ def test_config_refine_is_validated_and_on_for_fast_denoising():
     assert Config.preset("fast", "sr").refine == "project"
     assert Config.preset("paper", "sr").refine == "none"
     assert Config.preset("paper", "denoise").refine == "none"
-    assert Config.preset("fast", "inpaint").refine == "none"
+    assert Config.preset("fast", "inpaint").refine == "fill-dct"
+    assert Config.preset("paper", "inpaint").refine == "none"
+    assert Config.preset("fast", "deblur").refine == "none"
     with pytest.raises(ValueError, match="refine must be one of"):
         Config.preset("fast", "denoise", refine="bm3d")
 
@@ -331,3 +333,66 @@ def test_super_resolution_output_reproduces_its_input():
     # exact but for the clip to the network's output range, which touches few pixels
     print(f"misfit before {rms(before):.4f}, after {rms(again):.4f}")
     assert rms(again) < 0.2 * rms(before)
+
+
+# ---- inpainting's fill (refine="fill-dct") ----------------------------------------------------
+
+def _holed(size: int = 64, seed: int = 0):
+    clean = camera_crop(size).astype(np.float64)[None] / 255.0
+    known = degrade.random_mask((size, size), 0.5, seed=seed)[None]
+    return clean, known
+
+
+def test_fill_improves_a_smooth_fill_and_keeps_known_pixels_exact():
+    """From a smooth fill (the known pixels' Gaussian-weighted mean, σ 1 px) the iterated
+    thresholding gives back detail (measured on a 64² camera crop, half its pixels missing:
+    30.99 -> 34.08 dB)."""
+    clean, known = _holed()
+    image = np.where(known, clean, 0.0)
+    mean = ndi.gaussian_filter(image[0], 1.0) / ndi.gaussian_filter(known[0].astype(float), 1.0)
+    smooth = np.where(known, clean, mean[None])
+    out = refine.fill_refine(image, known, smooth)
+    assert out.dtype == np.float32 and out.shape == clean.shape
+    np.testing.assert_array_equal(out[known], image[known].astype(np.float32))
+    before = psnr(clean[0], smooth[0], data_range=1.0)
+    after = psnr(clean[0], out[0].astype(np.float64), data_range=1.0)
+    assert after > before + 2.0
+
+
+def test_fill_ignores_what_the_holes_hold_and_keeps_nan_where_no_estimate():
+    clean, known = _holed(48)
+    pilot = np.where(known, clean, 0.5)
+    a = refine.fill_refine(np.where(known, clean, np.nan), known, pilot)
+    b = refine.fill_refine(np.where(known, clean, 7.0), known, pilot)
+    np.testing.assert_array_equal(a, b)  # only the known pixels of the image are read
+    pilot[:, :, :16] = np.nan  # a tile a stopped run never reached
+    out = refine.fill_refine(np.where(known, clean, 0.0), known, pilot)
+    assert np.isnan(out[:, :, :16][~known[:, :, :16]]).all()
+    assert np.isfinite(out[:, :, 16:]).all() and np.isfinite(out[known]).all()
+
+
+def test_fill_without_thresholds_or_on_a_tiny_plane_returns_the_start():
+    clean, known = _holed(48)
+    pilot = np.where(known, clean, 0.25)
+    np.testing.assert_allclose(refine.fill_refine(clean, known, pilot, thresholds=()), pilot,
+                               atol=1e-6)
+    small = clean[:, :6, :6]
+    np.testing.assert_allclose(refine.fill_refine(small, known[:, :6, :6], pilot[:, :6, :6]),
+                               pilot[:, :6, :6], atol=1e-6)
+
+
+def test_inpaint_runs_the_fill_step_and_reports_its_gain():
+    clean = camera_crop(48)
+    known = degrade.random_mask(clean.shape, 0.5, seed=2)
+    masked = np.where(known, clean, 0).astype(np.uint8)
+    short = {**TINY, "iterations": 150}  # a rough fill (measured 20.8 dB, 25.2 after the step)
+    res = nd.inpaint(masked, known, reference=clean, refine="fill-dct", **short)
+    assert res.config.refine == "fill-dct"
+    assert res.metrics["psnr"] > res.metrics["psnr_before_refine"] + 2.0
+    np.testing.assert_array_equal(res.image[known], clean[known])
+    off = nd.inpaint(masked, known, reference=clean, refine="none", **short)
+    assert "psnr_before_refine" not in off.metrics
+    assert off.metrics["psnr"] == pytest.approx(res.metrics["psnr_before_refine"], abs=1e-6)
+    # the step assumes exact known pixels: not run when the output replaces them
+    free = nd.inpaint(masked, known, reference=clean, refine="fill-dct", keep_known=False, **short)
+    assert "psnr_before_refine" not in free.metrics

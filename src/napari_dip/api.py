@@ -288,7 +288,7 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     from .core.networks import padding_multiple
     from .core.noise import estimate_noise_variance
     from .core.options import REFINE_TASKS
-    from .core.refine import REPEAT_ABOVE, project_to_measurement, wiener_refine
+    from .core.refine import REPEAT_ABOVE, fill_refine, project_to_measurement, wiener_refine
     from .core.tiling import plan_tiles
 
     t0 = time.perf_counter()
@@ -298,7 +298,9 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
     if cfg.seed is None:  # drawn once and kept in the result's settings, so the run can be repeated
         cfg = cfg.replace(seed=secrets.randbelow(2**31))
     # Config.refine, each step for its own task; the Wiener steps assume white noise (the mse loss)
-    refine = task in REFINE_TASKS.get(cfg.refine, ()) and (task != "denoise" or cfg.loss == "mse")
+    # and inpainting's fill keeps the known pixels exact, so it needs keep_known
+    refine = task in REFINE_TASKS.get(cfg.refine, ()) and (task != "denoise" or cfg.loss == "mse") \
+        and (task != "inpaint" or keep_known)
     holes_nan = None
     if task == "inpaint":
         image, mask, holes_nan = _nan_holes(image, mask)
@@ -502,6 +504,8 @@ def _restore_iter(task: str, image, *, mask=None, factor: int | None = None, ker
             if task == "sr":  # exactly consistent with the input, on the whole plane (no tiles)
                 step = project_to_measurement(y_plane[0], plane_out,
                                               ops.Downsample(out_factor, kernel).double())
+            elif task == "inpaint":  # the holes refilled sparse in a DCT, known pixels as given
+                step = fill_refine(y_plane[0], known[i if known.shape[0] > 1 else 0], plane_out)
             else:  # the network's output as the pilot of a Wiener filter of the noisy plane
                 grouped = cfg.refine == "bm-wiener"
                 step = wiener_refine(y_plane[0], plane_out, colour=colour, grouped=grouped,

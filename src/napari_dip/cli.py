@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holes", action="store_true", help="the mask marks pixels to fill instead")
     p.add_argument("--replace-known", action="store_true",
                    help="return the network's output everywhere (default: known pixels unchanged)")
+    p.add_argument("--refine", choices=refine_choices("inpaint"),
+                   help="after the fit, refill the holes by iterated hard thresholding in sliding "
+                        "8x8 DCT windows, started from the network's fill, known pixels kept "
+                        "exact (seconds; the fast preset's default: fill-dct; skipped with "
+                        "--replace-known)")
     _common(p)
     p = sub.add_parser("sr", help="super-resolution")
     p.add_argument("input")
@@ -202,6 +207,8 @@ def _restore(args) -> int:
         mask = mask == 0 if args.holes else mask != 0
         kw["mask"] = mask
         kw["keep_known"] = not args.replace_known
+        if args.refine:
+            kw["refine"] = args.refine
     elif task == "sr":
         kw.update(factor=args.factor, kernel=args.kernel)
         if args.refine:

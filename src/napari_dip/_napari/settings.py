@@ -12,11 +12,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from ..core.options import REFINE_TASKS
+
 #: Config fields shown in the folded "Advanced" section, in display order.
 ADVANCED_FIELDS = ("network", "channels", "iterations", "lr", "reg_noise_std", "ema", "loss", "refine",
                    "stop", "stop_patience", "min_iterations", "preview_every", "seed", "precision", "tile")
 #: Advanced fields that only some tasks show.
-TASK_ONLY_FIELDS = {"refine": ("denoise", "sr")}
+TASK_ONLY_FIELDS = {"refine": tuple(dict.fromkeys(t for ts in REFINE_TASKS.values() for t in ts))}
 
 PRESET_CHOICES = ("fast", "paper", "custom")
 STACK_MODES = ("current plane", "all planes", "all planes, warm start")

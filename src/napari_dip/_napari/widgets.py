@@ -81,6 +81,10 @@ REFINE_TIPS = {
                "blocks on edges and texture, as BM3D does, and filters twice when the network's "
                "output was far off; 5-10x the time of wiener, +0.2 dB on average there and "
                "+0.35 on other test images.",
+    "inpaint": "fill-dct (default): after the fit, refill the holes by iterated hard thresholding "
+               "in small sliding DCT windows, started from the network's fill, with the known "
+               "pixels kept exact (seconds; +0.9 dB on average on 50 %-missing test images). "
+               "It assumes the known pixels are exact: choose none for noisy ones.",
     "sr": "project: after the fit, correct the output by the least change that makes its "
           "downsampled image equal the input exactly (a second; +0.1 dB on average on Set5 x4). "
           "It assumes a noise-free input: choose none for a noisy one.",

@@ -12,9 +12,10 @@ LOSSES = ("mse", "l1", "poisson")
 DOWNSAMPLE_KERNELS = ("lanczos2", "bicubic", "box")
 SR_FACTORS = (2, 3, 4, 8)
 FUSION_MODES = ("gradient", "guided")
-REFINES = ("none", "wiener", "bm-wiener", "project")
+REFINES = ("none", "wiener", "bm-wiener", "project", "fill-dct")
 #: The tasks each step after the fit (``Config.refine``) applies to; the others ignore it.
-REFINE_TASKS = {"wiener": ("denoise",), "bm-wiener": ("denoise",), "project": ("sr",)}
+REFINE_TASKS = {"wiener": ("denoise",), "bm-wiener": ("denoise",), "project": ("sr",),
+                "fill-dct": ("inpaint",)}
 
 
 def refine_choices(task: str) -> list[str]:
