@@ -43,7 +43,9 @@ TASK = {"denoise-sigma25": "denoise", "inpaint-50pct": "inpaint", "sr-x4-set5": 
         "text-inpainting": "inpaint", "deblur-gauss2": "deblur", "fusion-multifocus": "fuse"}
 BASELINE_NAMES = {"nl_means": "NLM (skimage)", "tv_chambolle": "TV Chambolle (skimage)",
                   "wavelet": "wavelet (skimage)", "bm3d": "BM3D (bm3d pkg)†",
-                  "biharmonic": "biharmonic (skimage)", "bicubic": "bicubic (PIL)",
+                  "biharmonic": "biharmonic (skimage)",
+                  "dct-fill": "biharmonic + DCT fill (fill-dct without the network)",
+                  "bicubic": "bicubic (PIL)",
                   "lanczos": "Lanczos (PIL)", "richardson_lucy": "Richardson-Lucy (skimage)",
                   "wiener": "Wiener (skimage)", "unsupervised_wiener": "unsupervised Wiener (skimage)",
                   "average": "average", "max_gradient": "max-gradient selection",
@@ -360,13 +362,49 @@ def order_variants(recs: list[dict]) -> list[str]:
 
 def fast_runs(recs: list[dict], current_only: bool = True) -> dict[str, dict]:
     """The latest plain run of the fast preset per image (no overrides, no iteration cap), of the
-    preset as it is now unless ``current_only`` is False."""
+    preset as it is now; unless ``current_only`` is False: then, where no run has the preset as it
+    is now, the run nearest it (fewest settings apart, overrides counted, a plain run before one
+    with overrides, then the latest)."""
     by_img: dict[str, dict] = {}
     for r in sorted(recs, key=lambda r: r.get("timestamp", "")):
         if (r["method"] == "dip" and r["preset"] == "fast" and not r.get("overrides")
-                and not r.get("iteration_cap") and (not current_only or preset_changes(r) == {})):
+                and not r.get("iteration_cap") and preset_changes(r) == {}):
             by_img[r["image"]] = r
-    return by_img
+    if current_only:
+        return by_img
+
+    def distance(r: dict) -> tuple:
+        changes = preset_changes(r)
+        if changes is None:
+            return (99, 99, _neg_time(r.get("timestamp", "")))
+        apart = _overrides_apart(r)
+        return (len(changes) + apart, apart, _neg_time(r.get("timestamp", "")))
+
+    nearest: dict[str, dict] = {}
+    for r in recs:
+        if r["method"] == "dip" and r["preset"] == "fast" and not r.get("iteration_cap"):
+            img = r["image"]
+            if img not in nearest or distance(r) < distance(nearest[img]):
+                nearest[img] = r
+    return {**nearest, **by_img}
+
+
+def _overrides_apart(r: dict) -> int:
+    """How many of a record's overrides set a value the preset as it is now does not have (an
+    override the preset has since adopted is no longer apart from it)."""
+    if not r.get("overrides"):
+        return 0
+    from common import parse_overrides
+    from napari_dip.core.config import Config
+
+    now = _as_run(Config.preset(r["preset"], r["task"]), r["task"]).to_dict()
+    settings = parse_overrides(r["overrides"].split(";"))
+    return sum(json.dumps(r["config"].get(k)) != json.dumps(now.get(k)) for k in settings)
+
+
+def _neg_time(stamp: str) -> tuple:
+    """Sorts later timestamps first."""
+    return tuple(-ord(c) for c in stamp)
 
 
 def summary_section(by_set: dict[str, list[dict]]) -> list[str]:
@@ -1256,6 +1294,32 @@ def refine_section(store: dict, saved: dict | None = None) -> list[str]:
     return lines
 
 
+def fill_section(store: dict, saved: dict | None = None) -> list[str]:
+    """``benchmarks/fill.py``: inpainting's DCT fill after the fit, from the network's fill at
+    several budgets and from a biharmonic one."""
+    import fill
+
+    recs = store["records"]
+    if not recs:
+        return []
+    doc = " ".join(" ".join(fill.__doc__.split("\n\n")[2:4]).split())
+    budgets = sorted({b for r in recs for b in fill._budgets(r)})
+    m = next((r["machine"] for r in recs if r.get("machine")), {})
+    lines = ["## Inpainting: the DCT fill after the fit", "",
+             f"`benchmarks/fill.py`. {doc} {m.get('cpu', '')}, {m.get('precision', '')}. Cells: PSNR "
+             "(dB) of the start → after the step; 'step (s)': seconds for the step alone.", "",
+             *table(fill.header(budgets), fill.rows(recs, budgets)), "",
+             *[f"- {line}" for line in fill.summary(recs, fill.TUNED_ON)], ""]
+    if saved and saved["records"]:
+        srecs = saved["records"]
+        sb = sorted({b for r in srecs for b in fill._budgets(r)})
+        lines += ["The same step on the fits of a benchmark set (`python benchmarks/run.py SET --set "
+                  "refine=none --save-outputs DIR`, then `python benchmarks/fill.py saved --outputs "
+                  "DIR`):", "", *table(fill.header(sb), fill.rows(srecs, sb)), "",
+                  *[f"- {line}" for line in fill.summary(srecs)], ""]
+    return lines
+
+
 def refine_variants_section(store: dict) -> list[str]:
     """``benchmarks/refine_variants.py``: changes to ``bm-wiener`` tried on saved fits, and dropped."""
     import refine_variants
@@ -1439,6 +1503,10 @@ def main(argv: list[str] | None = None) -> int:
             saved = folder / "refine-saved.json"
             lines += refine_section(json.loads((folder / "refine.json").read_text()),
                                     json.loads(saved.read_text()) if saved.exists() else None)
+        if (folder / "fill.json").exists():
+            saved = folder / "fill-saved.json"
+            lines += fill_section(json.loads((folder / "fill.json").read_text()),
+                                  json.loads(saved.read_text()) if saved.exists() else None)
         if (folder / "refine-variants.json").exists():
             lines += refine_variants_section(json.loads((folder / "refine-variants.json").read_text()))
         if (folder / "averaging.json").exists():

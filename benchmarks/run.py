@@ -207,7 +207,8 @@ def inpaint_cases(data: Path, names) -> Iterator[Case]:
         masked = load_image(data / "inpaint-50pct" / f"{n}_masked.png")
         gt = load_image(data / "inpaint-50pct" / f"{n}_GT.png")
         known = masked != 0
-        base = {"biharmonic": lambda m=masked, k=known: 255 * bl.biharmonic(_float01(m), k)}
+        base = {"biharmonic": lambda m=masked, k=known: 255 * bl.biharmonic(_float01(m), k),
+                "dct-fill": lambda m=masked, k=known: 255 * bl.dct_fill(_float01(m), k)}
         yield Case(n, "inpaint", masked, gt, {"mask": known}, score_inpaint(gt, known), base,
                    {"known_fraction": round(float(known.mean()), 4)})
 
@@ -240,7 +241,8 @@ def text_cases(data: Path, names) -> Iterator[Case]:
         m = load_image(data / "text-inpainting" / "kate_mask.png")
         known = (m if m.ndim == 2 else m[..., 0]) > 127
         holed = img * known[..., None].astype(np.uint8) if img.ndim == 3 else img * known
-        base = {"biharmonic": lambda h=holed, k=known: 255 * bl.biharmonic(_float01(h), k)}
+        base = {"biharmonic": lambda h=holed, k=known: 255 * bl.biharmonic(_float01(h), k),
+                "dct-fill": lambda h=holed, k=known: 255 * bl.dct_fill(_float01(h), k)}
         yield Case(n, "inpaint", holed, img, {"mask": known}, score_plain(img), base,
                    {"hole_fraction": round(1 - float(known.mean()), 4)})
 
@@ -368,8 +370,9 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     if save_dir is not None:  # input, truth and output, to study steps after the fit offline
         save_dir.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(save_dir / f"{set_name}-{case.name}.npz", input=case.image,
-                            output=result.image,
-                            **({} if case.truth is None else {"truth": case.truth}))
+                            output=result.image, iterations=result.iterations_run,
+                            **({} if case.truth is None else {"truth": case.truth}),
+                            **({"known": case.kwargs["mask"]} if case.task == "inpaint" else {}))
     scores = case.score(result.image)
     if case.task == "inpaint":
         # psnr/ssim score the engine's default output (known pixels as given, the network's output

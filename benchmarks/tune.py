@@ -56,6 +56,10 @@ CONFIGS: dict[str, dict] = {
     # twice the rate decayed over the whole budget: for the fixed-budget tasks
     "current-cos50": {"lr_decay": (0.5, 0.05)},
     "current-lr02cos": {"lr": 0.02, "lr_decay": (0.0, 0.025)},
+    # 2026-12-05: inpainting still climbs at its last step; does a faster rate (or a slower one)
+    # buy quality per step
+    "current-lr02": {"lr": 0.02},
+    "current-lr005": {"lr": 0.005},
     # deblurring in tiles of up to 288² as the other tasks (the preset restored planes whole)
     "current-tiles288": {"tile": 288, "tile_overlap": 32},
     # 2026-12-03: the measurement as network input beside the random code (Config.input_code);
