@@ -379,6 +379,10 @@ def test_fill_without_thresholds_or_on_a_tiny_plane_returns_the_start():
     small = clean[:, :6, :6]
     np.testing.assert_allclose(refine.fill_refine(small, known[:, :6, :6], pilot[:, :6, :6]),
                                pilot[:, :6, :6], atol=1e-6)
+    with pytest.raises(ValueError, match="one shape"):
+        refine.fill_refine(clean, known[:, :8], pilot)
+    with pytest.raises(ValueError, match="one shape"):
+        refine.fill_refine(clean, known, pilot[:, :8])
 
 
 def test_inpaint_runs_the_fill_step_and_reports_its_gain():

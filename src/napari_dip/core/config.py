@@ -422,12 +422,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # The network's fill starts a sparse fill of the holes in a sliding DCT
                     # (benchmarks/fill.py): on six 256² crops with half the pixels missing the
                     # network alone gives 35.91 dB at step 2000 and 36.39 at 3000, with the step
-                    # 37.20 and 37.23. So 2000 steps: a third less time for 0.03 dB (six crops
-                    # held out: 30.91 and 30.97; the network alone at 3000: 30.32). The same step
-                    # from a biharmonic fill instead of the network's: 36.99 (30.53). Strokes and
-                    # text, holes wider than the windows, still gain from 3000 steps (camera,
-                    # 3 px strokes: 38.85 at 2000, 39.31 at 3000; docs/guide/inpaint.md).
-                    "refine": "fill-dct", "iterations": 2000},
+                    # 37.20 and 37.23 (six crops held out: 30.91 and 30.97; the network alone at
+                    # 3000: 30.32). The same step from a biharmonic fill: 36.99 (30.53). The budget
+                    # stays 3000: strokes and text still gain from it (camera, 3 px strokes: 38.85
+                    # at 2000, 39.31 at 3000), and the paper's barbara (512², in tiles) came out
+                    # at 31.91 dB after 2000 steps and the step, against 32.84 for 3000 without it.
+                    "refine": "fill-dct"},
         # A fixed budget: a clean low-resolution image has no noise to overfit, and the variance
         # rule stopped baby and woman (Set5) while PSNR was still climbing; outputs over 288 px a
         # side in tiles. A cosine decay of the learning rate cost 0.16 dB on the tuning crops

@@ -341,7 +341,7 @@ def fill_refine(image: np.ndarray, known: np.ndarray, pilot: np.ndarray, *,
     current threshold, averages the windows back and restores the known pixels; the thresholds
     fall from one iteration to the next. Natural images are sparse in such a transform, so the
     holes take the values that keep them sparse and agree with the known pixels around them
-    (Guleryuz 2006; the same idea as BM3D's frames for inpainting). Started from the network's
+    (Guleryuz 2006, "Nonlinear approximation based image recovery"). Started from the network's
     output it sharpens what the fit left soft; on its own (from a smooth fill) it is a classical
     inpainting method.
 
@@ -368,10 +368,12 @@ def fill_refine(image: np.ndarray, known: np.ndarray, pilot: np.ndarray, *,
     """
     image = np.asarray(image, dtype=np.float64)
     pilot = np.asarray(pilot, dtype=np.float64)
-    known = np.broadcast_to(np.asarray(known, dtype=bool), image.shape)
-    if image.ndim != 3 or image.shape != pilot.shape:
-        raise ValueError(f"image and pilot must both be (C, H, W) of one shape; got {image.shape} "
-                         f"and {pilot.shape}.")
+    known = np.asarray(known, dtype=bool)
+    if image.ndim != 3 or image.shape != pilot.shape or known.shape not in (image.shape,
+                                                                           (1, *image.shape[1:])):
+        raise ValueError(f"image and pilot must both be (C, H, W) of one shape and known (C, H, W) "
+                         f"or (1, H, W); got {image.shape}, {pilot.shape} and {known.shape}.")
+    known = np.broadcast_to(known, image.shape)
     # pixels without an estimate (NaN where a stopped run never reached) stay NaN; meanwhile the
     # channel's mean known value stands in for them so that the windows reaching them stay finite
     missing = ~np.isfinite(pilot) & ~known
