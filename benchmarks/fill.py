@@ -1,7 +1,7 @@
 """What inpainting's step after the fit (``refine="fill-dct"``) gives, and what it gives alone.
 
     python benchmarks/fill.py [--cases camera@random50,astronaut@scribble,...] [--pilots DIR] [--out ...]
-    python benchmarks/fill.py saved --outputs DIR    # run.py --set refine=none --save-outputs DIR
+    python benchmarks/fill.py saved --outputs DIR    # run.py --save-outputs DIR
     python benchmarks/fill.py report [--out ...]
 
 The fast inpainting preset fits the network as usual; with ``refine="fill-dct"`` its output then
@@ -135,8 +135,9 @@ def score(masked: np.ndarray, known: np.ndarray, clean: np.ndarray,
 
 
 def score_saved(folder: Path, store: ResultStore) -> None:
-    """The step on the fits ``run.py --set refine=none --save-outputs`` left in ``folder``
-    (SET-IMAGE.npz: input, truth, output and, for inpainting, known): the sets' own fits."""
+    """The step on the fits ``run.py --save-outputs`` left in ``folder`` (SET-IMAGE.npz: input,
+    truth, known, and the fill before the step as ``pilot``, or as ``output`` from a run with
+    ``--set refine=none``): the sets' own fits."""
     for path in sorted(folder.glob("*.npz")):
         set_name, image = path.stem.rsplit("-", 1)
         d = np.load(path)
@@ -145,7 +146,11 @@ def score_saved(folder: Path, store: ResultStore) -> None:
         key = {"image": image, "method": "dip", "preset": "fast", "overrides": f"saved {set_name}"}
         if store.has(**key):
             continue
-        fills = {int(d["iterations"]) if "iterations" in d else 0: d["output"]}
+        fill = d["pilot"] if "pilot" in d else d["output"]
+        fills = {int(np.max(d["iterations"])) if "iterations" in d else 0: fill}
+        # run.py --save-previews-at: the same fit's fills at shorter budgets
+        fills.update({int(k.split("_")[1]): d[k] for k in d.files if k.startswith("preview_")})
+        fills = dict(sorted(fills.items()))
         rec = score(d["input"], d["known"].astype(bool), d["truth"], fills)
         store.add({**key, "mask": set_name, **rec, "timestamp": now()})
         print(f"[done] {set_name} {image}: " + describe(rec), flush=True)

@@ -124,8 +124,9 @@ def score_steps(noisy: np.ndarray, clean: np.ndarray, output: np.ndarray, facts:
 
 
 def score_saved(folder: Path, store: ResultStore) -> None:
-    """Score the steps on the outputs ``run.py --set refine=none --save-outputs`` left in
-    ``folder`` (SET-IMAGE.npz: input, truth, output): the benchmark sets' own fits."""
+    """Score the steps on the outputs ``run.py --save-outputs`` left in ``folder`` (SET-IMAGE.npz:
+    input, truth, and the network's output before the step as ``pilot``, or as ``output`` from a
+    run with ``--set refine=none``): the benchmark sets' own fits."""
     from napari_dip.core.metrics import psnr
 
     for path in sorted(folder.glob("*.npz")):
@@ -134,7 +135,8 @@ def score_saved(folder: Path, store: ResultStore) -> None:
         if store.has(**key):
             continue
         d = np.load(path)
-        noisy, clean, output = d["input"], d["truth"], d["output"]
+        noisy, clean = d["input"], d["truth"]
+        output = d["pilot"] if "pilot" in d else d["output"]
         facts = {"psnr_before_refine": clean_float(psnr(clean, np.clip(output.astype(np.float64), 0, 255),
                                                         data_range=255))}
         rec = score_steps(noisy, clean, output, facts)

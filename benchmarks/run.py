@@ -327,7 +327,8 @@ CASES = {"denoise-sigma25": denoise_cases, "inpaint-50pct": inpaint_cases, "sr-x
 
 
 def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: dict[str, Any],
-            history_every: int, save_dir: Path | None = None) -> dict[str, Any]:
+            history_every: int, save_dir: Path | None = None,
+            save_at: tuple[int, ...] = ()) -> dict[str, Any]:
     from napari_dip.api import restore_iter
     from napari_dip.core.fit import drain
 
@@ -346,8 +347,6 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     # rounds with a preview (between them, the tiles' own errors: another measure)
     settings.setdefault("preview_every", history_every)
     ref = None if sr or case.truth is None else case.truth
-    if case.task == "inpaint":  # the raw network output too: composited below as the engine does
-        settings["keep_known"] = False
     gen = restore_iter(case.task, case.image, reference=ref, preset=preset, **case.kwargs, **settings)
     curve: list[tuple[int, float]] = []
     first_elapsed = last_elapsed = None
@@ -355,10 +354,17 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
     # the reports' history: for a tiled plane these are whole-plane figures (tiles advance together)
     stream: dict[str, list] = {"iteration": [], "loss": [], "stop_metric": [], "psnr": []}
 
+    last_preview: tuple[int, np.ndarray] | None = None  # the fill before any step after the fit
+    earlier: dict[str, np.ndarray] = {}
+
     def record(p) -> None:
-        nonlocal first_elapsed, last_elapsed, last_it
+        nonlocal first_elapsed, last_elapsed, last_it, last_preview
         if p.iteration == 1:
             first_elapsed = p.elapsed
+        if p.preview is not None:
+            last_preview = (p.iteration, p.preview)
+            if p.iteration in save_at:  # the fill a shorter fixed budget would have returned
+                earlier[f"preview_{p.iteration}"] = p.preview
         last_elapsed, last_it = p.elapsed, p.iteration
         for k in stream:
             stream[k].append(getattr(p, k))
@@ -367,21 +373,30 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
             curve.append((p.iteration, clean_float(psnr_y(case.truth, y, border=4))))
 
     result = drain(gen, record)
+    # the output returned is that of the stop rule's pick; a tiled plane ended with its last tile
+    stop = max(f.stopped_at for f in result.planes)
     if save_dir is not None:  # input, truth and output, to study steps after the fit offline
         save_dir.mkdir(parents=True, exist_ok=True)
+        # when every fit returned its last step, the last preview is the network's output before
+        # the step after the fit (inpainting: known pixels as given): the pilot a changed step
+        # would start from
+        last_out = all(f.stopped_at == f.iterations_run for f in result.planes)
+        pilot = {"pilot": last_preview[1]} if last_out and last_preview and last_preview[0] == stop else {}
         np.savez_compressed(save_dir / f"{set_name}-{case.name}.npz", input=case.image,
                             output=result.image, iterations=result.iterations_run,
                             **({} if case.truth is None else {"truth": case.truth}),
-                            **({"known": case.kwargs["mask"]} if case.task == "inpaint" else {}))
+                            **({"known": case.kwargs["mask"]} if case.task == "inpaint" else {}),
+                            **pilot, **earlier)
     scores = case.score(result.image)
     if case.task == "inpaint":
-        # psnr/ssim score the engine's default output (known pixels as given, the network's output
-        # in the holes: inpaint(keep_known=True)); *_raw the network's output everywhere, which is
-        # what the paper's numbers are of
-        known = case.kwargs["mask"]
-        kept = np.where(known[..., None] if case.image.ndim == 3 else known, case.image, result.image)
-        raw = {f"{k}_raw": v for k, v in scores.items() if k in ("psnr", "ssim")}
-        scores = {**case.score(kept), **raw, "output": "known pixels kept"}
+        # psnr/ssim score what inpaint() returns by default: the known pixels as given, the fill
+        # (and the step after the fit, Config.refine, which needs keep_known) in the holes.
+        # psnr_raw is the network's output everywhere, what the paper's numbers are of: the fit's
+        # own PSNR at the step returned (float, not rounded to the input's uint8)
+        last = [v for it, v in zip(stream["iteration"], stream["psnr"], strict=True)
+                if it == stop and v is not None]
+        scores = {**scores, "psnr_raw": clean_float(last[-1]) if last else None,
+                  "output": "known pixels kept"}
     meta = result.metadata()
     tiles = len(result.planes)
     if not any(v is not None for v in stream["psnr"]):
@@ -448,7 +463,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="recompute records already in the file")
     ap.add_argument("--save-outputs", type=Path, metavar="DIR",
                     help="also save each image's input, truth and restored output (float32) as "
-                         "DIR/SET-IMAGE.npz, e.g. with --set refine=none to try steps after the fit")
+                         "DIR/SET-IMAGE.npz, and the network's output before the step after the "
+                         "fit as 'pilot' when the run returned its last step")
+    ap.add_argument("--save-previews-at", metavar="N,N,...", default="",
+                    help="with --save-outputs, also save the previews at these steps as 'preview_N' "
+                         "(a fixed budget's fill at a shorter budget, e.g. 1000,2000)")
     ap.add_argument("--pause-file", type=Path,
                     help="between records, wait while this file exists (to run something else on "
                          "the machine without distorting a timing)")
@@ -463,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
 
         Config.preset(args.preset, "denoise", **overrides)  # refuse unknown names before any work
     okey = overrides_key(overrides)
+    try:
+        save_at = tuple(int(v) for v in args.save_previews_at.split(",") if v.strip())
+    except ValueError:
+        raise SystemExit(f"--save-previews-at takes step numbers, e.g. 1000,2000; got "
+                         f"{args.save_previews_at!r}") from None
     store = ResultStore(out, args.set)
     store.set_meta(protocol=PROTOCOLS[args.set], published=PUBLISHED.get(args.set, {}),
                    data=str(args.data), updated=now())
@@ -473,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_dip:
             jobs.append(("dip", args.preset, args.max_iterations, okey,
                          lambda c=case: run_dip(args.set, c, args.preset, args.max_iterations, overrides,
-                                                args.history_every, args.save_outputs)))
+                                                args.history_every, args.save_outputs,
+                                                save_at)))
         if not args.no_baselines:
             for m, fn in case.baselines.items():
                 jobs.append((m, None, None, "", lambda c=case, fn=fn: run_baseline(c, fn)))
