@@ -418,15 +418,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # step 3000, where the whole 512² plane reached 27.9 (30.0); the whole image in 4 tiles:
         # 31.5 (32.8), in 1015 s against 1209 untiled.
         "inpaint": {"reg_noise_std": 0.03, "skip_channels": (16,) * 5, "stop": "fixed",
-                    "tile": 288, "tile_overlap": 32,
+                    "tile": 288, "tile_overlap": 32, "iterations": 2000,
                     # The network's fill starts a sparse fill of the holes in a sliding DCT
                     # (benchmarks/fill.py): on six 256² crops with half the pixels missing the
                     # network alone gives 35.91 dB at step 2000 and 36.39 at 3000, with the step
                     # 37.20 and 37.23 (six crops held out: 30.91 and 30.97; the network alone at
-                    # 3000: 30.32). The same step from a biharmonic fill: 36.99 (30.53). The budget
-                    # stays 3000: strokes and text still gain from it (camera, 3 px strokes: 38.85
-                    # at 2000, 39.31 at 3000), and the paper's barbara (512², in tiles) came out
-                    # at 31.91 dB after 2000 steps and the step, against 32.84 for 3000 without it.
+                    # 3000: 30.32). The same step from a biharmonic fill: 36.99 (30.53).
+                    # With the step 2000 steps keep nearly all of 3000's quality for two thirds
+                    # of the time: on 7 of the paper's 11 images, 33.67 dB at 3000 and 33.60 at
+                    # 2000 (-0.20 on barbara, 0 to -0.12 on the others; the network alone at
+                    # 3000: 32.58, biharmonic and the step: 33.09), one 3000-step run per image
+                    # scored at both budgets (run.py --save-previews-at, fill.py saved).
+                    # Painted strokes lose more (camera, 3 px strokes: 38.85 at 2000, 39.31 at
+                    # 3000): raise iterations for large or textured holes.
                     "refine": "fill-dct"},
         # A fixed budget: a clean low-resolution image has no noise to overfit, and the variance
         # rule stopped baby and woman (Set5) while PSNR was still climbing; outputs over 288 px a
