@@ -205,3 +205,45 @@ def finish(gen):
             next(gen)
         except StopIteration as done:
             return done.value
+
+
+def step_benchmark_cli(argv: list[str] | None, doc: str, name: str, *, cases_default: str,
+                       cases_help: str, score_saved, report) -> tuple[Any, ResultStore] | None:
+    """The command line that the step-after-the-fit benchmarks (refine.py, fill.py) share.
+
+    ``run`` (the default) scores scikit-image cases (``--cases``, ``--pilots``), ``saved`` scores
+    the step on a folder of ``run.py --save-outputs`` files (``--outputs``) with
+    ``score_saved(folder, store)``, ``report`` prints a results file with ``report(path)``.
+    Results go to ``results/NAME.json`` (saved: ``results/NAME-saved.json``) unless ``--out``.
+    Returns ``(args, store)`` for ``run``, None once ``saved`` or ``report`` is done.
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", nargs="?", default="run", choices=["run", "report", "saved"],
+                    help="run: the scikit-image cases; saved: the step on a benchmark set's saved "
+                         "fits (--outputs); report: print a results file")
+    ap.add_argument("--cases", default=cases_default, help=cases_help)
+    ap.add_argument("--out", type=Path, help=f"results file (default results/{name}.json, with "
+                                                 f"saved results/{name}-saved.json)")
+    ap.add_argument("--pilots", type=Path, metavar="DIR",
+                    help="keep each case's network output here and reuse it on later runs (to "
+                         "score a changed step without refitting)")
+    ap.add_argument("--outputs", type=Path, metavar="DIR",
+                    help="with saved: the folder of run.py --save-outputs")
+    args = ap.parse_args(argv)
+    saved = f"{name}-saved"
+    args.out = args.out or Path(__file__).parent / "results" / \
+        f"{saved if args.what == 'saved' else name}.json"
+    if args.what == "report":
+        report(args.out)
+        return None
+    if args.what == "saved":
+        if args.outputs is None or not args.outputs.is_dir():
+            raise SystemExit("saved needs --outputs DIR, the folder of run.py --save-outputs")
+        store = ResultStore(args.out, saved)
+        store.set_meta(benchmark=f"{name} on saved fits", folder=str(args.outputs))
+        score_saved(args.outputs, store)
+        report(args.out)
+        return None
+    return args, ResultStore(args.out, name)

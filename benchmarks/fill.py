@@ -22,7 +22,6 @@ fills, so a changed step is scored again in seconds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ResultStore, clean_float, machine_info, now
+from common import ResultStore, clean_float, machine_info, now, step_benchmark_cli
 
 IMAGES = ("camera", "brick", "moon", "coins", "grass", "gravel", "text", "astronaut", "coffee",
           "chelsea", "rocket", "page")
@@ -217,33 +216,12 @@ def report(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", default="run", choices=["run", "report", "saved"],
-                    help="run: the scikit-image cases; saved: the step on a benchmark set's saved "
-                         "fits (--outputs); report: print a results file")
-    ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                    help="comma-separated image@mask, e.g. camera@random50,astronaut@text")
-    ap.add_argument("--out", type=Path, help="results file (default results/fill.json, with saved "
-                                                 "results/fill-saved.json)")
-    ap.add_argument("--pilots", type=Path, metavar="DIR",
-                    help="keep each case's network fills here and reuse them on later runs")
-    ap.add_argument("--outputs", type=Path, metavar="DIR",
-                    help="with saved: the folder of run.py --save-outputs")
-    args = ap.parse_args(argv)
-    results = Path(__file__).parent / "results"
-    args.out = args.out or results / ("fill-saved.json" if args.what == "saved" else "fill.json")
-    if args.what == "report":
-        report(args.out)
+    cli = step_benchmark_cli(argv, __doc__, "fill", cases_default=",".join(DEFAULT_CASES),
+                             cases_help="comma-separated image@mask, e.g. camera@random50,astronaut@text",
+                             score_saved=score_saved, report=report)
+    if cli is None:
         return 0
-    if args.what == "saved":
-        if args.outputs is None or not args.outputs.is_dir():
-            raise SystemExit("saved needs --outputs DIR, the folder of run.py --save-outputs")
-        store = ResultStore(args.out, "fill-saved")
-        store.set_meta(benchmark="fill-dct on saved fits", folder=str(args.outputs))
-        score_saved(args.outputs, store)
-        report(args.out)
-        return 0
-    store = ResultStore(args.out, "fill")
+    args, store = cli
     store.set_meta(benchmark="fill-dct", size=256, budgets=list(BUDGETS))
     for case in args.cases.split(","):
         image, mask = case.split("@")

@@ -21,7 +21,6 @@ still help or at least not harm?).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ResultStore, clean_float, machine_info, now
+from common import ResultStore, clean_float, machine_info, now, step_benchmark_cli
 from napari_dip.core.refine import REPEAT_ABOVE
 from tune import _crop
 
@@ -187,35 +186,12 @@ def report(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", default="run", choices=["run", "report", "saved"],
-                    help="run: the scikit-image cases; saved: the steps on a benchmark set's saved "
-                         "fits (--outputs); report: print a results file")
-    ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                    help="comma-separated image@noise, e.g. camera@gauss25,cell@poisson30")
-    ap.add_argument("--out", type=Path, help="results file (default results/refine.json, with "
-                                                 "saved results/refine-saved.json)")
-    ap.add_argument("--pilots", type=Path, metavar="DIR",
-                    help="keep each case's fitted network output here and reuse it on later runs "
-                         "(to score changed steps without refitting)")
-    ap.add_argument("--outputs", type=Path, metavar="DIR",
-                    help="with saved: the folder of run.py --save-outputs (default out: "
-                         "results/refine-saved.json)")
-    args = ap.parse_args(argv)
-    results = Path(__file__).parent / "results"
-    args.out = args.out or results / ("refine-saved.json" if args.what == "saved" else "refine.json")
-    if args.what == "report":
-        report(args.out)
+    cli = step_benchmark_cli(argv, __doc__, "refine", cases_default=",".join(DEFAULT_CASES),
+                             cases_help="comma-separated image@noise, e.g. camera@gauss25,cell@poisson30",
+                             score_saved=score_saved, report=report)
+    if cli is None:
         return 0
-    if args.what == "saved":
-        if args.outputs is None or not args.outputs.is_dir():
-            raise SystemExit("saved needs --outputs DIR, the folder of run.py --save-outputs")
-        store = ResultStore(args.out, "refine-saved")
-        store.set_meta(benchmark="refine on saved fits", folder=str(args.outputs))
-        score_saved(args.outputs, store)
-        report(args.out)
-        return 0
-    store = ResultStore(args.out, "refine")
+    args, store = cli
     store.set_meta(benchmark="refine", size=256)
     for case in args.cases.split(","):
         image, noise = case.split("@")
