@@ -387,6 +387,10 @@ def run_dip(set_name: str, case: Case, preset: str, cap: int | None, overrides: 
                             **({} if case.truth is None else {"truth": case.truth}),
                             **({"known": case.kwargs["mask"]} if case.task == "inpaint" else {}),
                             **pilot, **earlier)
+        missed = [n for n in save_at if n <= stop and f"preview_{n}" not in earlier]
+        if missed:  # previews come every preview_every steps only
+            print(f"[warn] no preview at step(s) {missed}: previews came every "
+                  f"{settings['preview_every']} steps", flush=True)
     scores = case.score(result.image)
     if case.task == "inpaint":
         # psnr/ssim score what inpaint() returns by default: the known pixels as given, the fill
@@ -487,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         raise SystemExit(f"--save-previews-at takes step numbers, e.g. 1000,2000; got "
                          f"{args.save_previews_at!r}") from None
+    if save_at and args.save_outputs is None:
+        raise SystemExit("--save-previews-at saves into the --save-outputs folder: give both")
     store = ResultStore(out, args.set)
     store.set_meta(protocol=PROTOCOLS[args.set], published=PUBLISHED.get(args.set, {}),
                    data=str(args.data), updated=now())
