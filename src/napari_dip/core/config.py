@@ -428,7 +428,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                     # of the time: on 7 of the paper's 11 images, 33.67 dB at 3000 and 33.60 at
                     # 2000 (-0.20 on barbara, 0 to -0.12 on the others; the network alone at
                     # 3000: 32.58, biharmonic and the step: 33.09), one 3000-step run per image
-                    # scored at both budgets (run.py --save-previews-at, fill.py saved).
+                    # scored at both budgets (run.py --save-previews-at, fill.py saved). This
+                    # preset on all 11: 33.78 dB (paper's DIP 33.44; the network alone 32.10 with
+                    # the known pixels kept) in 16 min per 512² image, 1/18-1/21 of the paper
+                    # recipe's time on the same CPU (run.py inpaint-50pct, docs/benchmarks.md).
                     # Painted strokes lose more (camera, 3 px strokes: 38.85 at 2000, 39.31 at
                     # 3000): raise iterations for large or textured holes.
                     "refine": "fill-dct"},
