@@ -393,7 +393,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "denoise": {"tile": 288, "tile_overlap": 32, "reg_noise_pixels": 0,
                     "reg_noise_ramp": (300, 900, 0.5), "reg_noise_ramp_pixels": 128 * 128,
                     "skip_channels": (16,) * 5,
-                    # denoise-sigma25: 30.45 dB on average from the network (29.64 before tiles
+                    # denoise-sigma25: 30.44 dB on average from the network (29.64 before tiles
                     # and ramp), 31.03 after the bm-wiener step below (all 9 images, AMD EPYC,
                     # 2026-12-05), at 1/22.3 of the paper recipe's time on that CPU (1/18.4 to
                     # 1/28.1 per image: the host's speed drifted by 1.4x during the run)
